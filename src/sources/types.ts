@@ -1,0 +1,33 @@
+import type { Component, CommonDeps } from '../daemon/component.js';
+import type { FlowRecord } from '../record.js';
+
+/** Where a source hands decoded records. Awaiting `push` is the backpressure. */
+export interface RecordBatchSink {
+  push(batch: FlowRecord[]): Promise<void>;
+}
+
+export interface Source extends Component {
+  /** Finite sources (replay of a file) resolve this once every record has been pushed. */
+  readonly finished?: Promise<void>;
+}
+
+export interface SourceDeps extends CommonDeps {
+  out: RecordBatchSink;
+}
+
+/** The formats `replay` understands; `--format` names one of them. */
+export type FormatName = 'pcap' | 'netflow' | 'squid' | 'zeek' | 'vpc';
+
+import type { Logger } from '../telemetry/logger.js';
+import type { SourceMetrics } from '../telemetry/metrics.js';
+
+/** What a whole-input reader (replay of a file or stdin) is handed. */
+export interface ReplayContext {
+  /** Identity for records' `source.id` and metric labels (usually the file name). */
+  sourceId: string;
+  out: RecordBatchSink;
+  metrics: SourceMetrics;
+  logger: Logger;
+  /** Aborted on SIGTERM: stop reading, push what was decoded, resolve. */
+  signal?: AbortSignal;
+}

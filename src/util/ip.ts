@@ -1,0 +1,165 @@
+// IP text ⇄ numeric forms and CIDR matching, IPv4 and IPv6, without allocation on the v4 path.
+
+/** IPv4 dotted quad to an unsigned 32-bit number; -1 when not a valid IPv4 address. */
+export function parseIPv4(text: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255 || digits > 3) return -1;
+    } else if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + part;
+}
+
+export function formatIPv4(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** IPv6 text (with optional embedded IPv4 and zone) to a 128-bit bigint; undefined when invalid. */
+export function parseIPv6(text: string): bigint | undefined {
+  const zone = text.indexOf('%');
+  const addr = zone >= 0 ? text.slice(0, zone) : text;
+  if (addr.length < 2 || !addr.includes(':')) return undefined;
+  const halves = addr.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    const groups = s.split(':');
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      if (i === groups.length - 1 && g.includes('.')) {
+        const v4 = parseIPv4(g);
+        if (v4 < 0) return undefined;
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+        out.push(parseInt(g, 16));
+      }
+    }
+    return out;
+  };
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  let value = 0n;
+  for (const g of groups) value = (value << 16n) | BigInt(g);
+  return value;
+}
+
+/** Canonical (RFC 5952) text for a 128-bit IPv6 value. */
+export function formatIPv6(value: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** Canonical text of an IPv6 address given as 16 bytes. */
+export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
+  let value = 0n;
+  for (let i = 0; i < 16; i++) value = (value << 8n) | BigInt(bytes[offset + i]!);
+  return formatIPv6(value);
+}
+
+export function isIP(text: string): boolean {
+  return parseIPv4(text) >= 0 || parseIPv6(text) !== undefined;
+}
+
+export interface Cidr {
+  text: string;
+  v6: boolean;
+  /** IPv4: network as uint32; mask as uint32. */
+  v4Network: number;
+  v4Mask: number;
+  v6Network: bigint;
+  v6Mask: bigint;
+}
+
+/** Parse `a.b.c.d/n`, `x::/n` or a bare address (host route). Throws on invalid text. */
+export function parseCidr(text: string): Cidr {
+  const slash = text.indexOf('/');
+  const addr = slash >= 0 ? text.slice(0, slash) : text;
+  const lenText = slash >= 0 ? text.slice(slash + 1) : undefined;
+  const v4 = parseIPv4(addr);
+  if (v4 >= 0) {
+    const len = lenText === undefined ? 32 : Number(lenText);
+    if (!Number.isInteger(len) || len < 0 || len > 32 || lenText === '') throw new Error(`bad prefix length in ${text}`);
+    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    return { text, v6: false, v4Network: (v4 & mask) >>> 0, v4Mask: mask, v6Network: 0n, v6Mask: 0n };
+  }
+  const v6 = parseIPv6(addr);
+  if (v6 === undefined) throw new Error(`not an IP address or CIDR: ${text}`);
+  const len = lenText === undefined ? 128 : Number(lenText);
+  if (!Number.isInteger(len) || len < 0 || len > 128 || lenText === '') throw new Error(`bad prefix length in ${text}`);
+  const mask = len === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n);
+  return { text, v6: true, v4Network: 0, v4Mask: 0, v6Network: v6 & mask, v6Mask: mask };
+}
+
+/** A set of CIDRs answering "which one contains this address", longest prefix first. */
+export class CidrSet<T = string> {
+  private readonly v4: { network: number; mask: number; value: T }[] = [];
+  private readonly v6: { network: bigint; mask: bigint; value: T }[] = [];
+
+  add(cidr: Cidr, value: T): void {
+    if (cidr.v6) this.v6.push({ network: cidr.v6Network, mask: cidr.v6Mask, value });
+    else this.v4.push({ network: cidr.v4Network, mask: cidr.v4Mask, value });
+    // Longest prefix first: more specific entries win.
+    this.v4.sort((a, b) => b.mask - a.mask);
+    this.v6.sort((a, b) => (b.mask > a.mask ? 1 : b.mask < a.mask ? -1 : 0));
+  }
+
+  get size(): number {
+    return this.v4.length + this.v6.length;
+  }
+
+  /** The value of the most specific CIDR containing `ip`, or undefined. */
+  lookup(ip: string): T | undefined {
+    const v4 = parseIPv4(ip);
+    if (v4 >= 0) return this.lookupV4(v4);
+    if (this.v6.length === 0) return undefined;
+    const v6 = parseIPv6(ip);
+    if (v6 === undefined) return undefined;
+    // IPv4-mapped IPv6 (::ffff:a.b.c.d) matches IPv4 ranges.
+    if (v6 >> 32n === 0xffffn) return this.lookupV4(Number(v6 & 0xffffffffn));
+    for (const e of this.v6) if ((v6 & e.mask) === e.network) return e.value;
+    return undefined;
+  }
+
+  lookupV4(v4: number): T | undefined {
+    for (const e of this.v4) if (((v4 & e.mask) >>> 0) === e.network) return e.value;
+    return undefined;
+  }
+}
