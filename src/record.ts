@@ -54,6 +54,16 @@ export interface ApprovalRef {
   matchedBy: string;
 }
 
+/** What a proxy request fetched, as facts for the object-pattern signals. */
+export interface ObjectFacts {
+  /** `media`, `archive`, `disk_image`, `document`, `torrent`, `executable`, `other`. */
+  kind: string;
+  /** URL without query string, lowercased host: the same object fetched by several hosts. */
+  key: string;
+  /** Sequential naming: `file-0042.jpg` → stem `host/path/file-#.jpg`, n 42. */
+  sequence?: { stem: string; n: number };
+}
+
 export interface FlowRecord {
   /** First packet / request time, epoch milliseconds (event time). */
   ts: number;
@@ -84,6 +94,7 @@ export interface FlowRecord {
   status?: number;
   contentType?: string;
   userAgent?: string;
+  object?: ObjectFacts;
   source: SourceRef;
   /** Approved source matched by enrichment; null when none matched. */
   approval?: ApprovalRef | null;
