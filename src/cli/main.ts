@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { createWriteStream, mkdtempSync, readFileSync, realpathSync, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { Daemon, sha256 } from '../daemon/index.js';
+import { VERSION } from '../daemon/version.js';
+import { EgressdError, isEgressdError } from '../errors.js';
+import type { Incident } from '../incidents/types.js';
+import { verifyJournal } from '../sinks/journal/index.js';
+import { detectFileFormat, FORMAT_NAMES } from '../sources/formats.js';
+import type { FormatName } from '../sources/types.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { createRegistry } from '../telemetry/metrics.js';
+import { incidentsTable, sortIncidents } from './output.js';
+
+// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+interface GlobalOptions {
+  config?: string;
+  rules?: string;
+  stateDir?: string;
+  logLevel?: string;
+}
+
+function exitCodeFor(err: unknown): number {
+  if (isEgressdError(err) && (err.code === 'CONFIG_INVALID' || err.code === 'RULES_INVALID' || err.code === 'USAGE')) return EXIT_USAGE;
+  return EXIT_RUNTIME;
+}
+
+function configDigest(path: string | undefined): string {
+  if (!path) return 'defaults';
+  try {
+    return sha256(readFileSync(path));
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function load(opts: GlobalOptions, stateDirFallback?: () => string): Config {
+  let stateDir = opts.stateDir;
+  if (!stateDir && stateDirFallback) {
+    // Replay never shares a running daemon's state: without --state-dir it gets its own.
+    const probe = loadConfig(opts.config, { rulesDir: opts.rules });
+    const fileSetsStateDir = opts.config !== undefined && /^\s*state_dir\s*:/m.test(readFileSync(opts.config, 'utf8'));
+    if (!fileSetsStateDir && !process.env.EGRESSD_STATE_DIR) stateDir = stateDirFallback();
+    else return probe;
+  }
+  return loadConfig(opts.config, { stateDir, rulesDir: opts.rules });
+}
+
+/** First signal: graceful stop. Second: exit at once. */
+function onSignals(first: (signal: string) => void): void {
+  let seen = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (seen) process.exit(EXIT_RUNTIME);
+      seen = true;
+      first(signal);
+    });
+  }
+}
+
+function graceTimer(ms: number, logger: Logger): void {
+  setTimeout(() => {
+    logger.fatal({ grace_ms: ms }, 'shutdown grace period exceeded: exiting');
+    process.exit(EXIT_RUNTIME);
+  }, ms).unref();
+}
+
+async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promise<number> {
+  const config = load(opts);
+  const logger = createLogger({ level: opts.logLevel ?? config.telemetry.log_level });
+  const registry = createRegistry({ defaultMetrics: true });
+  const daemon = new Daemon({
+    config,
+    configDigest: configDigest(opts.config),
+    logger,
+    registry,
+    mode: 'run',
+    extraSources: opts.pcapStdin ? [{ type: 'pcap', path: '-' } as Config['sources'][number]] : [],
+  });
+  onSignals((signal) => {
+    logger.info({ signal }, 'stopping');
+    graceTimer(config.pipeline.shutdown_grace, logger);
+    void daemon.stop(signal);
+  });
+  process.on('SIGHUP', () => daemon.reloadRules());
+  try {
+    await daemon.start();
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    await daemon.stop('start_failed');
+    throw err;
+  }
+  const failure = await daemon.done;
+  return failure ? EXIT_RUNTIME : EXIT_OK;
+}
+
+async function replayCommand(
+  files: string[],
+  opts: GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string },
+): Promise<number> {
+  const config = load(opts, () => mkdtempSync(join(tmpdir(), 'egressd-replay-')));
+  // stdout carries the output: logs go to stderr.
+  const logger = createLogger({ level: opts.logLevel ?? (config.telemetry.log_level === 'info' ? 'warn' : config.telemetry.log_level), destination: 2 });
+  if (files.includes('-') && !opts.format) throw new EgressdError('USAGE', 'reading standard input needs --format');
+  const inputs = [];
+  for (const path of files) inputs.push({ path, format: opts.format ?? (await detectFileFormat(path)) });
+  const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
+  const incidents = new Map<string, Incident>();
+  const write = (text: string) => {
+    if (!out.write(text)) pendingDrain = true;
+  };
+  let pendingDrain = false;
+  const daemon = new Daemon({
+    config,
+    configDigest: configDigest(opts.config),
+    logger,
+    registry: createRegistry(),
+    mode: 'replay',
+    inputs,
+    replayOptions: opts.squidLogformat ? { squid: { logformat: opts.squidLogformat } } : {},
+    onRecords:
+      opts.emit === 'records'
+        ? (batch) => {
+            let text = '';
+            for (const rec of batch) text += JSON.stringify(rec) + '\n';
+            write(text);
+          }
+        : undefined,
+    onChanges: (changes) => {
+      for (const { incident } of changes) incidents.set(incident.id, incident);
+    },
+  });
+  onSignals((signal) => {
+    logger.warn({ signal }, 'replay interrupted: flushing what was read');
+    graceTimer(config.pipeline.shutdown_grace, logger);
+    daemon.abortInputs();
+  });
+  await daemon.start();
+  let failure: unknown;
+  try {
+    await daemon.replay();
+  } catch (err) {
+    failure = err;
+  }
+  await daemon.stop(failure ? 'replay_failed' : 'replay_done');
+  const stopFailure = await daemon.done;
+  if (opts.emit === 'incidents') {
+    const sorted = sortIncidents(incidents.values());
+    write(opts.table ? incidentsTable(sorted) : sorted.map((i) => JSON.stringify(i) + '\n').join(''));
+  }
+  await new Promise<void>((resolve) => {
+    if (out === process.stdout) {
+      if (pendingDrain) process.stdout.once('drain', resolve);
+      else resolve();
+    } else (out as WriteStream).end(resolve);
+  });
+  if (failure) throw failure;
+  return stopFailure ? EXIT_RUNTIME : EXIT_OK;
+}
+
+async function checkCommand(opts: GlobalOptions): Promise<number> {
+  const config = load(opts);
+  const logger = createLogger({ level: 'silent' });
+  // Build everything inertly: no sockets, files or timers.
+  const daemon = new Daemon({ config, configDigest: configDigest(opts.config), logger, registry: createRegistry(), mode: 'run' });
+  const r = daemon.rules;
+  process.stdout.write(
+    [
+      `config ok: ${opts.config ?? '(defaults)'}`,
+      `rules ok: ${config.rules_dir} (${r.networks.internal.length} internal ranges, ${r.approved.sources.length} approved sources)`,
+      `sources: ${config.sources.map((s) => s.type).join(', ') || 'none'}`,
+      `sinks: journal${config.clickhouse.url ? ', clickhouse' : ''}`,
+      `state_dir: ${config.state_dir}`,
+    ].join('\n') + '\n',
+  );
+  return EXIT_OK;
+}
+
+async function verifyCommand(opts: GlobalOptions): Promise<number> {
+  const config = load(opts);
+  const result = await verifyJournal(config.state_dir);
+  if (result.ok) {
+    process.stdout.write(`journal ok: ${result.entries} entries in ${result.files} file(s) under ${config.state_dir}\n`);
+    return EXIT_OK;
+  }
+  const b = result.broken;
+  process.stdout.write(
+    `journal BROKEN: ${b ? `${b.file} line ${b.line}: ${b.reason}` : 'unknown reason'} (${result.entries} entries verified before it)\n`,
+  );
+  return EXIT_RUNTIME;
+}
+
+async function schemaApplyCommand(opts: GlobalOptions): Promise<number> {
+  const config = load(opts);
+  if (!config.clickhouse.url) throw new EgressdError('USAGE', 'no ClickHouse configured: set clickhouse.url or EGRESSD_CLICKHOUSE_URL');
+  const logger = createLogger({ level: opts.logLevel ?? 'info', destination: 2 });
+  const mod = (await import('../sinks/clickhouse/index.js')) as Record<string, unknown>;
+  const apply = mod.applySchema as ((c: Config['clickhouse'], l: Logger) => Promise<unknown>) | undefined;
+  if (!apply) throw new EgressdError('USAGE', 'this build has no ClickHouse schema support');
+  await apply(config.clickhouse, logger);
+  process.stdout.write(`schema applied to ${config.clickhouse.url} database ${config.clickhouse.database}\n`);
+  return EXIT_OK;
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('egressd')
+    .description('Egress anomaly detection: flags bursty, machine-scale acquisition leaving the network')
+    .option('-c, --config <file>', 'YAML config file (defaults apply without one)')
+    .option('-r, --rules <dir>', 'rules directory (networks.yaml, approved-sources.yaml, detection.yaml)')
+    .option('-s, --state-dir <dir>', 'state directory (journal, checkpoints, spool, snapshots)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .exitOverride()
+    .showHelpAfterError();
+  const globals = () => program.opts<GlobalOptions>();
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      setExit(await fn(...args));
+
+  program
+    .command('run')
+    .description('run the daemon on the configured sources until SIGTERM')
+    .option('--pcap-stdin', 'also read a pcap/pcapng stream from standard input (tcpdump -w -)')
+    .action(wrap(async (cmd: { pcapStdin?: boolean }) => runCommand({ ...globals(), ...cmd })));
+  program
+    .command('replay')
+    .description('run the same pipeline over files on event time; incidents as JSON lines')
+    .argument('<files...>', 'capture or log files (- for standard input, with --format)')
+    .addOption(new Option('-f, --format <format>', 'force the input format').choices([...FORMAT_NAMES]))
+    .option('-o, --out <file>', 'write output here instead of stdout')
+    .addOption(new Option('--emit <what>', 'what to output').choices(['incidents', 'records']).default('incidents'))
+    .option('--table', 'print incidents as a table for people')
+    .option('--squid-logformat <format>', 'Squid logformat: squid, common, combined or % codes')
+    .action(wrap(async (files: string[], cmd: Record<string, unknown>) => replayCommand(files, { ...globals(), ...(cmd as object), emit: (cmd.emit as 'incidents' | 'records') ?? 'incidents' })));
+  program
+    .command('check')
+    .description('validate config and rules, build every component inertly, exit')
+    .action(wrap(async () => checkCommand(globals())));
+  program
+    .command('verify')
+    .description('recompute the journal hash chain; names the first broken entry')
+    .action(wrap(async () => verifyCommand(globals())));
+  program
+    .command('version')
+    .description('print the version')
+    .action(wrap(async () => {
+      process.stdout.write(`egressd ${VERSION}\n`);
+      return EXIT_OK;
+    }));
+  const schema = program.command('schema').description('ClickHouse schema');
+  schema
+    .command('apply')
+    .description('create or migrate the ClickHouse schema (idempotent)')
+    .action(wrap(async () => schemaApplyCommand(globals())));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`egressd: ${err instanceof Error ? err.message : String(err)}\n`);
+    return exitCodeFor(err);
+  }
+  return code;
+}
+
+function invokedDirectly(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+    // Sockets or timers a failed start left behind must not keep the process alive.
+    setTimeout(() => process.exit(code), 2000).unref();
+  });
+}
