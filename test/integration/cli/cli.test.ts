@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeZeekCorpus } from '../../support/corpus.js';
+import { CLI, REPO_ROOT, freePort, runCli, stopProcess, tempDir, waitFor } from '../../support/env.js';
+
+const RULES = join(REPO_ROOT, 'rules');
+const dir = tempDir('egressd-cli-');
+afterAll(() => dir.remove());
+
+function journalEntries(stateDir: string): Record<string, unknown>[] {
+  const journalDir = join(stateDir, 'journal');
+  if (!existsSync(journalDir)) return [];
+  return readdirSync(journalDir)
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort()
+    .flatMap((f) => readFileSync(join(journalDir, f), 'utf8').split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function auditActions(stateDir: string): string[] {
+  return journalEntries(stateDir)
+    .filter((e) => e.type === 'audit')
+    .map((e) => (e.event as { action: string }).action);
+}
+
+describe('egressd CLI', () => {
+  beforeAll(() => {
+    expect(existsSync(CLI), `${CLI} missing: run npm run build`).toBe(true);
+  });
+
+  it('prints its version', () => {
+    const r = runCli(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^egressd \d+\.\d+\.\d+/);
+  });
+
+  it('exits 2 with the path, value and expectation for a bad config', () => {
+    const path = join(dir.path, 'bad.yaml');
+    writeFileSync(path, 'sources:\n  - type: netflow\n    listen: ["nowhere"]\n');
+    const r = runCli(['check', '--config', path, '--rules', RULES]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('sources[0].listen[0]');
+    expect(r.stderr).toContain('"nowhere"');
+    expect(r.stderr).toContain('expected host:port');
+  });
+
+  it('exits 2 for bad rules and for usage errors', () => {
+    const rules = join(dir.path, 'badrules');
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(join(rules, 'networks.yaml'), 'internal: [300.1.1.1/8]\n');
+    const bad = runCli(['check', '--rules', rules, '--state-dir', dir.path]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/networks\.yaml: internal\[0\]/);
+    expect(runCli(['replay']).code).toBe(2);
+    expect(runCli(['no-such-command']).code).toBe(2);
+    expect(runCli(['replay', '--format', 'gopher', 'x']).code).toBe(2);
+  });
+
+  it('checks the shipped example config inertly', () => {
+    const r = runCli(['check', '--config', join(REPO_ROOT, 'deploy', 'egressd.yaml'), '--rules', RULES, '--state-dir', join(dir.path, 'never-created')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('config ok');
+    // Inert: check creates no state.
+    expect(existsSync(join(dir.path, 'never-created'))).toBe(false);
+  });
+
+  it('refuses input it cannot identify, naming --format', () => {
+    const path = join(dir.path, 'mystery.txt');
+    writeFileSync(path, 'hello world\n');
+    const r = runCli(['replay', '--rules', RULES, path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--format');
+  });
+
+  it('replays a Zeek log, emits records, and leaves a journal that verifies', async () => {
+    const log = join(dir.path, 'conn.log');
+    await writeZeekCorpus(log, { lines: 500, hosts: 5 });
+    const stateDir = join(dir.path, 'replay-state');
+    const r = runCli(['replay', '--rules', RULES, '--state-dir', stateDir, '--emit', 'records', log]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host?: string; bytesIn: number; source: { type: string } });
+    expect(records).toHaveLength(500);
+    expect(records[0]!.source.type).toBe('zeek');
+    expect(records[0]!.host).toMatch(/^10\.20\./);
+    // conn.log resp_bytes are what the internal host received.
+    expect(records[0]!.bytesIn).toBe(20000);
+    const verify = runCli(['verify', '--state-dir', stateDir]);
+    expect(verify.stdout).toContain('journal ok');
+    expect(verify.code).toBe(0);
+    expect(auditActions(stateDir)).toEqual(expect.arrayContaining(['start', 'rules_loaded', 'stop']));
+  });
+
+  it('SIGTERM during a large replay flushes and exits 0 with the journal intact', async () => {
+    const log = join(dir.path, 'large.log');
+    await writeZeekCorpus(log, { lines: 3_000_000, hosts: 200 });
+    const stateDir = join(dir.path, 'sigterm-state');
+    const child = spawn(process.execPath, [CLI, 'replay', '--rules', RULES, '--state-dir', stateDir, '--out', join(dir.path, 'out.jsonl'), log], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Wait until the replay is under way (the journal's start event is written).
+    await waitFor(() => auditActions(stateDir).includes('start'), 30_000, 'replay start');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).toContain('replay interrupted');
+    expect(code).toBe(0);
+    const actions = auditActions(stateDir);
+    expect(actions.at(-1)).toBe('stop');
+    const verify = runCli(['verify', '--state-dir', stateDir]);
+    expect(verify.code).toBe(0);
+  });
+
+  it('runs as a daemon: serves metrics and health, stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const stateDir = join(dir.path, 'run-state');
+    const log = join(dir.path, 'tailed.log');
+    await writeZeekCorpus(log, { lines: 200, hosts: 5 });
+    const config = join(dir.path, 'run.yaml');
+    writeFileSync(
+      config,
+      [`state_dir: ${stateDir}`, `rules_dir: ${RULES}`, 'telemetry:', `  listen: 127.0.0.1:${port}`, 'sources:', '  - type: file', '    format: zeek', `    paths: [${log}]`, '    poll_interval: 200ms'].join('\n'),
+    );
+    const child = spawn(process.execPath, [CLI, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000, `readyz (${output})`);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /egressd_pipeline_records_total\{outcome="egress"\} 200\b/.test(text);
+      }, 30_000, 'all tailed records counted');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).not.toMatch(/10\.20\.\d+\.\d+/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (c) => resolve(c))));
+    expect(code, output).toBe(0);
+    expect(auditActions(stateDir)).toEqual(expect.arrayContaining(['start', 'checkpoint', 'stop']));
+    expect(runCli(['verify', '--state-dir', stateDir]).code).toBe(0);
+    await stopProcess(child);
+  });
+
+  it('stops loudly with a non-zero exit when the journal cannot be written', () => {
+    const notADir = join(dir.path, 'file-not-dir');
+    writeFileSync(notADir, 'x');
+    const r = runCli(['replay', '--rules', RULES, '--state-dir', notADir, join(REPO_ROOT, 'rules', 'networks.yaml'), '--format', 'zeek']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.length).toBeGreaterThan(0);
+  });
+});
