@@ -19,7 +19,9 @@ export type BitTorrentVia =
   | 'magnet'
   | 'torrent_file'
   | 'user_agent'
-  | 'known_peer';
+  | 'known_peer'
+  /** A BitTorrent vendor name (SNI, HTTP Host, DNS question) only: weak evidence. */
+  | 'server_name';
 
 export interface AppEvidence {
   /** `bittorrent`, `http`, `tls`, `dns`, ... */
