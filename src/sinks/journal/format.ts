@@ -48,7 +48,6 @@ export interface JournalEntry {
 
 // `,"hash":"` + 64 hex + `"}`
 const HASH_SUFFIX_LENGTH = 9 + 64 + 2;
-const HASH_SUFFIX_HEAD = Buffer.from(',"hash":"');
 const CLOSE_BRACE = Buffer.from('}');
 const NEWLINE = Buffer.from('\n');
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -82,15 +81,10 @@ export function entryBody(entry: SinkEntry, seq: number, at: string, prev: strin
 
 /** The full line (with its newline) and its hash: hash = sha256(prev + "\n" + body). */
 export function encodeEntry(entry: SinkEntry, seq: number, at: string, prev: string): { line: Buffer; hash: string } {
-  const body = Buffer.from(entryBody(entry, seq, at, prev));
-  // body ends with `}`; the hash covers everything before it plus the `}`, i.e. the body itself.
-  const hash = chainHash(prev, body, body.length - 1);
-  const line = Buffer.allocUnsafe(body.length - 1 + HASH_SUFFIX_LENGTH + 1);
-  let offset = body.copy(line, 0, 0, body.length - 1);
-  offset += HASH_SUFFIX_HEAD.copy(line, offset);
-  offset += line.write(hash, offset, 'latin1');
-  line.write('"}\n', offset, 'latin1');
-  return { line, hash };
+  const body = entryBody(entry, seq, at, prev);
+  const hash = createHash('sha256').update(prev + '\n' + body).digest('hex');
+  // `hash` goes in as the last field: the body's closing brace becomes `,"hash":"…"}`.
+  return { line: Buffer.from(body.slice(0, -1) + ',"hash":"' + hash + '"}\n'), hash };
 }
 
 export type BreakReason = 'bad_json' | 'hash_mismatch' | 'prev_mismatch' | 'seq_gap' | 'truncated_tail';
