@@ -1,7 +1,17 @@
-import type { Logger } from '../telemetry/logger.js';
 import type { Registry } from 'prom-client';
+import { median, medianAbsoluteDeviation } from 'simple-statistics';
+import type { Logger } from '../telemetry/logger.js';
+import type { FlowRecord } from '../record.js';
+import type { IncidentChange } from '../incidents/types.js';
+import { IncidentBook, type Finding } from '../incidents/lifecycle.js';
+import { SwarmIndex, sourceKey, type SwarmContext, type SwarmRule } from '../incidents/swarm.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
+import { HostState, featureContext, type FeatureContext, type Features, type Population, type RemoteTally } from './features.js';
+import { ObjectIndex } from './objects.js';
+import { scoreRule, severityFor, type RuleShape, type Scored } from './scoring.js';
+import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshot, snapshotPath, writeAtomically } from './snapshot.js';
+import { detectMetrics, type DetectMetrics } from './metrics.js';
 
 export interface DetectionDeps {
   config: DetectConfig;
@@ -12,6 +22,382 @@ export interface DetectionDeps {
   stateDir?: string;
 }
 
-export function createDetectionEngine(_deps: DetectionDeps): DetectionEngine {
-  throw new Error('detection: not implemented yet');
+const LARGE_OBJECT_KINDS = new Set(['media', 'archive', 'disk_image']);
+
+export function createDetectionEngine(deps: DetectionDeps): DetectionEngine & EngineIntrospection {
+  return new Engine(deps);
+}
+
+/** Read-only views for tests, benchmarks and the metrics gauges. */
+export interface EngineIntrospection {
+  readonly trackedHosts: number;
+  estimateStateBytes(): number;
+  /** Features of one host as the rules would see them now (undefined when not tracked). */
+  featuresOf(host: string): Features | undefined;
+}
+
+class Engine implements DetectionEngine, EngineIntrospection {
+  private readonly ctx: FeatureContext;
+  private readonly rules: DetectionRules;
+  private readonly hosts = new Map<string, HostState>();
+  /** Hosts with an open short window. */
+  private readonly dirty = new Set<HostState>();
+  private readonly objects: ObjectIndex;
+  private readonly swarm: SwarmIndex;
+  private readonly book: IncidentBook;
+  private readonly metrics: DetectMetrics;
+  private readonly pending: Finding[] = [];
+  private watermark = -Infinity;
+  private shortIndex = -1;
+  private mediumIndex = -1;
+  private population: Population | null = null;
+  private readonly recordCounts = { egress: 0, approved: 0, skipped: 0 };
+
+  constructor(private readonly deps: DetectionDeps) {
+    this.rules = deps.rules;
+    this.ctx = featureContext(deps.config, deps.rules);
+    this.objects = new ObjectIndex(deps.config.max_object_keys, this.ctx.longMs);
+    this.swarm = new SwarmIndex(deps.config.max_swarm_keys);
+    const lifecycle = deps.rules.lifecycle;
+    this.book = new IncidentBook({
+      quietPeriodMs: lifecycle.quiet_period,
+      updateGrowth: lifecycle.update_growth,
+      updateScoreDelta: lifecycle.update_score_delta,
+      updateIntervalMs: lifecycle.update_interval,
+      topRemotes: lifecycle.top_remotes,
+      idWindowMs: this.ctx.shortMs,
+      severity: (score) => severityFor(score, deps.rules.severity),
+    });
+    this.metrics = detectMetrics(deps.registry);
+    const swarmRule = swarmShape(deps.rules.rules.swarm);
+    this.swarmContext = {
+      longMs: this.ctx.longMs,
+      hasAcquisitionIncident: (host) => this.book.hasOpen('bittorrent', host) || this.book.hasOpen('bulk_acquisition', host),
+      usersOf: (host) => [...(this.hosts.get(host)?.users ?? [])],
+      score: (features) => scoreRule(swarmRule, features),
+    };
+  }
+
+  get trackedHosts(): number {
+    return this.hosts.size;
+  }
+
+  async open(): Promise<void> {
+    if (!this.snapshotEnabled()) return;
+    const path = snapshotPath(this.deps.stateDir!);
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = readSnapshot(path) as Record<string, unknown> | undefined;
+    } catch (err) {
+      this.deps.logger.warn({ err, path }, 'detection snapshot unreadable; starting with empty state');
+      return;
+    }
+    if (!json) return;
+    if (json.version !== SNAPSHOT_VERSION) {
+      this.deps.logger.warn({ path, version: json.version }, 'detection snapshot of another version; starting with empty state');
+      return;
+    }
+    const windows = json.windows as number[];
+    if (windows[0] !== this.ctx.shortMs || windows[1] !== this.ctx.mediumMs || windows[2] !== this.ctx.longMs) {
+      this.deps.logger.warn({ path }, 'detection windows changed since the snapshot; host features start empty, incidents kept');
+    } else {
+      for (const h of json.hosts as unknown[]) {
+        const state = decodeHost(h, this.ctx);
+        if (state) this.hosts.set(state.host, state);
+      }
+      this.objects.restore(json.objects);
+      this.swarm.restore(json.swarm);
+    }
+    this.book.restore(json.book);
+    this.watermark = json.shortIndex === -1 ? -Infinity : (json.watermark as number);
+    this.shortIndex = json.shortIndex as number;
+    this.mediumIndex = json.mediumIndex as number;
+    this.population = (json.population as Population | null) ?? null;
+    for (const state of this.hosts.values()) {
+      if (state.short >= 0) this.dirty.add(state);
+      this.relinkSwarm(state);
+    }
+    this.updateGauges(true);
+    this.deps.logger.info({ path, hosts: this.hosts.size, open: this.book.openCount }, 'detection state restored');
+  }
+
+  async save(): Promise<void> {
+    if (!this.snapshotEnabled()) return;
+    writeAtomically(snapshotPath(this.deps.stateDir!), this.snapshotParts());
+  }
+
+  private *snapshotParts(): Generator<string> {
+    yield `{"version":${SNAPSHOT_VERSION},"windows":${JSON.stringify([this.ctx.shortMs, this.ctx.mediumMs, this.ctx.longMs])}`;
+    yield `,"watermark":${Number.isFinite(this.watermark) ? this.watermark : -1},"shortIndex":${this.shortIndex},"mediumIndex":${this.mediumIndex}`;
+    yield `,"population":${JSON.stringify(this.population)}`;
+    yield `,"book":${JSON.stringify(this.book.toJSON())}`;
+    yield `,"swarm":${JSON.stringify(this.swarm.toJSON())}`;
+    yield `,"objects":${JSON.stringify(this.objects.toJSON())}`;
+    yield ',"hosts":[';
+    let first = true;
+    for (const state of this.hosts.values()) {
+      yield (first ? '' : ',') + encodeHost(state);
+      first = false;
+    }
+    yield ']}\n';
+  }
+
+  private snapshotEnabled(): boolean {
+    return this.deps.stateDir !== undefined && this.deps.config.snapshot.enabled;
+  }
+
+  observe(rec: FlowRecord): void {
+    const hostName = rec.host;
+    const remote = rec.remote;
+    const ts = rec.ts;
+    if (!hostName || !remote || !Number.isFinite(ts)) {
+      this.recordCounts.skipped++;
+      return;
+    }
+    const ctx = this.ctx;
+    let state = this.hosts.get(hostName);
+    if (!state) {
+      if (this.hosts.size >= this.deps.config.max_hosts) this.evictOldest();
+      state = new HostState(hostName, ctx);
+      this.hosts.set(hostName, state);
+    }
+    const short = Math.floor(ts / ctx.shortMs);
+    if (state.short >= 0 && short > state.short) {
+      this.closeShort(state);
+      this.dirty.delete(state);
+    }
+    if (state.short < 0) {
+      state.short = short;
+      this.dirty.add(state);
+      // Least recently active hosts sit at the front of the map: eviction takes them first.
+      this.hosts.delete(hostName);
+      this.hosts.set(hostName, state);
+    }
+    const approval = rec.approval;
+    const approved = approval !== null && approval !== undefined && !approval.expired;
+    if (approved) this.recordCounts.approved++;
+    else this.recordCounts.egress++;
+    const tally = state.observe(rec, ctx, approved);
+    if (approved) return;
+
+    if (tally && !tally.swarm && tally.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) {
+      const member = this.swarm.sourceMember(sourceKey(tally.label), hostName, ts);
+      member.bytes += tally.bytesIn;
+      tally.swarm = member;
+    }
+    const app = rec.app;
+    if (app && app.name === 'bittorrent') {
+      const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
+      for (const h of hashes) this.swarm.noteInfoHash(h, hostName, ts, rec.bytesIn + rec.bytesOut);
+    }
+    const object = rec.object;
+    if (object && LARGE_OBJECT_KINDS.has(object.kind) && rec.bytesIn >= ctx.largeObjectBytes) {
+      const sharing = this.objects.fetched(object.key, hostName, ts);
+      if (sharing.length > 0) {
+        for (const h of sharing) this.hosts.get(h)?.noteSharedObject();
+        this.swarm.noteSharedObject(sourceKey(objectHost(object.key) ?? remote.name ?? remote.ip), sharing, ts);
+      }
+    }
+  }
+
+  advance(nowMs: number): IncidentChange[] {
+    if (Number.isFinite(nowMs) && nowMs > this.watermark) this.watermark = nowMs;
+    if (!Number.isFinite(this.watermark)) return [];
+    const ctx = this.ctx;
+    const short = Math.floor(this.watermark / ctx.shortMs);
+    let boundary = false;
+    if (short > this.shortIndex) {
+      boundary = true;
+      for (const state of this.dirty) {
+        if (state.short < short) {
+          this.closeShort(state);
+          this.dirty.delete(state);
+        }
+      }
+      this.shortIndex = short;
+    }
+    const medium = Math.floor(this.watermark / ctx.mediumMs);
+    const mediumBoundary = medium > this.mediumIndex;
+    if (mediumBoundary) {
+      if (this.mediumIndex >= 0) this.closeMediumGlobally();
+      this.mediumIndex = medium;
+    }
+    const changes = this.applyFindings(boundary);
+    this.updateGauges(mediumBoundary);
+    return changes;
+  }
+
+  flush(): IncidentChange[] {
+    for (const state of this.dirty) this.closeShort(state);
+    this.dirty.clear();
+    const changes = this.applyFindings(true);
+    this.updateGauges(true);
+    return changes;
+  }
+
+  private applyFindings(evaluateSwarms: boolean): IncidentChange[] {
+    const changes: IncidentChange[] = [];
+    const push = (f: Finding): void => {
+      this.metrics.findings.inc({ kind: f.kind });
+      const change = this.book.apply(f);
+      if (change) changes.push(change);
+    };
+    for (const f of this.pending) push(f);
+    this.pending.length = 0;
+    if (evaluateSwarms && Number.isFinite(this.watermark)) {
+      for (const f of this.swarm.evaluate(this.watermark, this.rules.rules.swarm as SwarmRule, this.swarmContext)) push(f);
+    }
+    if (Number.isFinite(this.watermark)) changes.push(...this.book.sweep(this.watermark));
+    for (const c of changes) this.metrics.incidents.inc({ kind: c.incident.kind, severity: c.incident.severity, change: c.change });
+    return changes;
+  }
+
+  private readonly swarmContext: SwarmContext;
+
+  /** The short window of `state` closed: read its features and score the per-host rules. */
+  private closeShort(state: HostState): void {
+    if (!state.sActive && state.sBtEvidence === 0) {
+      state.closeShort();
+      return;
+    }
+    const features = state.features(this.ctx, this.population);
+    const rules = this.rules.rules;
+    const host = state.host;
+
+    // BitTorrent: protocol evidence first, flow pattern when no DPI saw the flows.
+    let bt: Scored | undefined;
+    let approvedSource: string | null = null;
+    let downgraded = false;
+    const unapprovedEvidence = features.bt_evidence! - (this.ctx.btApprovedMode === 'downgrade' ? features.bt_approved! : 0);
+    if (features.bt_evidence! > 0) {
+      bt = scoreRule(rules.bittorrent, features);
+      if (bt && unapprovedEvidence <= 0) {
+        approvedSource = state.btApprovalName;
+        downgraded = true;
+      }
+    }
+    const p2p = scoreRule(rules.p2p_flows, features);
+    if (p2p && (!bt || p2p.score > bt.score) && !downgraded) bt = p2p;
+    const common = {
+      key: host,
+      hosts: [host],
+      bytesIn: features.bytes_in_24h!,
+      bytesOut: features.bytes_out_24h!,
+      totalIn: state.totalIn,
+      totalOut: state.totalOut,
+      peers: features.peers_24h!,
+      remotes: state.topRemotes(this.rules.lifecycle.top_remotes),
+      users: [...(state.users ?? [])].sort(),
+      ...this.expiredNote(state),
+    };
+    if (bt) {
+      const viaProtocol = bt.rule.startsWith(`${rules.bittorrent.id}@`);
+      this.pending.push({
+        kind: 'bittorrent',
+        rule: bt.rule,
+        score: bt.score,
+        signals: withExpiredSignal(bt, state),
+        episodeStart: viaProtocol ? state.btEpisodeStart : state.episodeStart,
+        activityTs: viaProtocol ? state.lastBtTs : state.lastUnapprovedTs,
+        infoHashes: [...(state.infoHashes ?? [])],
+        approvedSource,
+        ...(downgraded ? { severity: 'low' as const } : {}),
+        ...common,
+      });
+    } else if (!this.book.hasOpen('bittorrent', host)) {
+      // A BitTorrent host's volume is the same activity: one incident, not two.
+      const bulk = scoreRule(rules.bulk_acquisition, features);
+      if (bulk) {
+        this.pending.push({
+          kind: 'bulk_acquisition',
+          rule: bulk.rule,
+          score: bulk.score,
+          signals: withExpiredSignal(bulk, state),
+          episodeStart: Math.max(state.episodeStart, state.lastUnapprovedTs - this.ctx.longMs),
+          activityTs: state.lastUnapprovedTs,
+          infoHashes: [],
+          approvedSource: null,
+          ...common,
+        });
+      }
+    }
+    state.closeShort();
+  }
+
+  private expiredNote(state: HostState): { approvalExpired?: string } {
+    const first = state.expiredApprovals?.values().next().value;
+    return first ? { approvalExpired: first } : {};
+  }
+
+  /** Medium boundary: population statistics, idle expiry, bounded indexes. */
+  private closeMediumGlobally(): void {
+    const ended = this.mediumIndex;
+    const values: number[] = [];
+    for (const state of this.hosts.values()) if (state.medium === ended && state.mBytesIn > 0) values.push(state.mBytesIn);
+    const minHosts = this.rules.features.population_min_hosts;
+    this.population = values.length >= minHosts ? { median: median(values), mad: medianAbsoluteDeviation(values), hosts: values.length } : null;
+    const idleBefore = this.watermark - this.deps.config.host_idle_ttl;
+    for (const [name, state] of this.hosts) {
+      // Map order is least recently active first: stop at the first host still active.
+      if (state.lastSeen >= idleBefore) break;
+      if (state.short >= 0) continue;
+      this.hosts.delete(name);
+      this.metrics.evicted.inc({ reason: 'idle' });
+    }
+    this.objects.expire(this.watermark);
+  }
+
+  private evictOldest(): void {
+    for (const [name, state] of this.hosts) {
+      this.hosts.delete(name);
+      this.dirty.delete(state);
+      this.metrics.evicted.inc({ reason: 'capacity' });
+      return;
+    }
+  }
+
+  private relinkSwarm(state: HostState): void {
+    for (const tally of state.remotes.values()) {
+      const member = this.swarm.existingSourceMember(sourceKey(tally.label), state.host);
+      if (member) (tally as RemoteTally).swarm = member;
+    }
+  }
+
+  estimateStateBytes(): number {
+    let bytes = 0;
+    for (const state of this.hosts.values()) bytes += state.byteSize();
+    return bytes + this.objects.size * 200 + this.swarm.size * 300;
+  }
+
+  featuresOf(host: string): Features | undefined {
+    return this.hosts.get(host)?.features(this.ctx, this.population);
+  }
+
+  private updateGauges(full: boolean): void {
+    const m = this.metrics;
+    m.trackedHosts.set(this.hosts.size);
+    m.openIncidents.set(this.book.openCount);
+    m.swarmKeys.set(this.swarm.size);
+    m.objectKeys.set(this.objects.size);
+    const c = this.recordCounts;
+    if (c.egress) m.records.inc({ class: 'unapproved' }, c.egress);
+    if (c.approved) m.records.inc({ class: 'approved' }, c.approved);
+    if (c.skipped) m.records.inc({ class: 'skipped' }, c.skipped);
+    c.egress = c.approved = c.skipped = 0;
+    if (full) m.stateBytes.set(this.estimateStateBytes());
+  }
+}
+
+function swarmShape(rule: DetectionRules['rules']['swarm']): RuleShape {
+  return { id: rule.id, rev: rule.rev, min_score: rule.min_score, min_fired: 1, require_groups: [['hosts']], signals: rule.signals };
+}
+
+function withExpiredSignal(scored: Scored, state: HostState): Scored['signals'] {
+  if (!state.expiredApprovals || state.expiredApprovals.size === 0) return scored.signals;
+  return [...scored.signals, { name: 'approval_expired', value: 1, threshold: 1, weight: 0 }];
+}
+
+function objectHost(key: string): string | undefined {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/:?#]+)/i.exec(key);
+  return m?.[1];
 }

@@ -21,6 +21,8 @@ export interface IncidentEvidence {
   signals: Signal[];
   /** Proxy-authenticated users, when the source knows them. */
   users?: string[];
+  /** Name of an approved source that matched but had expired, so it no longer applied. */
+  approval_expired?: string;
 }
 
 export interface Incident {

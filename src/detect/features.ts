@@ -1,0 +1,466 @@
+import type { FlowRecord } from '../record.js';
+import type { DetectConfig, DetectionRules } from './config.js';
+import { HyperLogLog, hashString, mix32 } from './hll.js';
+
+// Per-host features over event-time windows: a short window (evaluated when it closes), a
+// medium window (running totals) and a long window (a ring of medium windows plus two
+// half-window sketches for distinct counts). All state is bounded per host.
+
+/** Everything derived from config and rules that the hot path needs, resolved once. */
+export interface FeatureContext {
+  shortMs: number;
+  mediumMs: number;
+  longMs: number;
+  /** Medium windows per long window. */
+  slots: number;
+  precision: number;
+  maxRemotes: number;
+  heavyPeerBytes: number;
+  largeObjectBytes: number;
+  dutyMinBytes: number;
+  dutyMinDownloads: number;
+  regularityMinSamples: number;
+  baselineWarmup: number;
+  baselineAlpha: number;
+  baselineFloor: number;
+  weakPorts: Set<number>;
+  servicePorts: Set<number>;
+  btApprovedMode: 'suppress' | 'downgrade';
+}
+
+export function featureContext(config: DetectConfig, rules: DetectionRules): FeatureContext {
+  const f = rules.features;
+  return {
+    shortMs: config.windows.short,
+    mediumMs: config.windows.medium,
+    longMs: config.windows.long,
+    slots: Math.round(config.windows.long / config.windows.medium),
+    precision: config.hll_precision,
+    maxRemotes: config.max_remotes_per_host,
+    heavyPeerBytes: f.heavy_peer_bytes,
+    largeObjectBytes: f.large_object_bytes,
+    dutyMinBytes: f.duty_min_bytes,
+    dutyMinDownloads: f.duty_min_downloads,
+    regularityMinSamples: f.regularity_min_samples,
+    baselineWarmup: f.baseline_warmup,
+    baselineAlpha: f.baseline_alpha,
+    baselineFloor: f.baseline_floor_bytes,
+    weakPorts: new Set(f.bt_weak_ports),
+    servicePorts: new Set(f.service_ports),
+    btApprovedMode: rules.approvals.bittorrent,
+  };
+}
+
+/** Bytes a remote delivered to the host in the current medium window. */
+export interface RemoteTally {
+  label: string;
+  bytesIn: number;
+  bytesOut: number;
+  heavy: boolean;
+  /** Set once the remote counts toward a shared-source swarm; further bytes flow into it. */
+  swarm?: { bytes: number; lastTs: number };
+}
+
+// Long-window ring: one row of these per medium window.
+const R_BYTES_IN = 0;
+const R_BYTES_OUT = 1;
+const R_BT_EVIDENCE = 2;
+const R_BT_APPROVED = 3;
+const R_SHARED = 4;
+const R_ACTIVE = 5;
+const R_APPROVED_IN = 6;
+const RING_WIDTH = 7;
+
+const LARGE_KINDS = new Set(['media', 'archive', 'disk_image']);
+const MAX_SMALL_SET = 64;
+
+/** Population statistics of medium-window unapproved bytes, set at each medium boundary. */
+export interface Population {
+  median: number;
+  mad: number;
+  hosts: number;
+}
+
+/** What the rules see for one host at one evaluation. */
+export type Features = Record<string, number>;
+
+export class HostState {
+  readonly host: string;
+  lastSeen = 0;
+
+  // Short window.
+  short = -1;
+  sBytesIn = 0;
+  sDownloads = 0;
+  sActive = false;
+  sBtEvidence = 0;
+  readonly sPeers: HyperLogLog;
+  sObjects: HyperLogLog | null = null;
+
+  // Medium window (the running one).
+  medium = -1;
+  mBytesIn = 0;
+  mBytesInAll = 0;
+  mBytesOut = 0;
+  mApprovedIn = 0;
+  mDownloads = 0;
+  mActiveShort = 0;
+  mLargeObjects = 0;
+  mSequential = 0;
+  mShared = 0;
+  mBtEvidence = 0;
+  mBtApproved = 0;
+  mDutyMarked = false;
+  readonly mPeers: HyperLogLog;
+  readonly mP2pPeers: HyperLogLog;
+  readonly mP2pPorts: HyperLogLog;
+  readonly mBtPortPeers: HyperLogLog;
+  mObjects: HyperLogLog | null = null;
+  gapCount = 0;
+  gapMean = 0;
+  gapM2 = 0;
+  lastDownloadTs = -Infinity;
+  previousRegularity = 0;
+  readonly remotes = new Map<string, RemoteTally>();
+  heavyPeers = 0;
+
+  // Long window.
+  ringSlot: Int32Array;
+  ring: Float32Array;
+  block = -1;
+  peersCurrent: HyperLogLog;
+  peersPrevious: HyperLogLog;
+  objectsCurrent: HyperLogLog | null = null;
+  objectsPrevious: HyperLogLog | null = null;
+
+  // Baseline (EWMA of medium-window unapproved bytes).
+  ewma = 0;
+  baselineWindows = 0;
+
+  // Identity and protocol evidence.
+  infoHashes: Set<string> | null = null;
+  btApprovalName: string | null = null;
+  users: Set<string> | null = null;
+  expiredApprovals: Set<string> | null = null;
+  sequences: Map<string, number> | null = null;
+  lastUnapprovedTs = -Infinity;
+  episodeStart = 0;
+  lastBtTs = -Infinity;
+  btEpisodeStart = 0;
+  /** Monotonic unapproved totals: incidents grow their evidence from these. */
+  totalIn = 0;
+  totalOut = 0;
+
+  constructor(host: string, ctx: FeatureContext) {
+    this.host = host;
+    const p = ctx.precision;
+    this.sPeers = new HyperLogLog(p);
+    this.mPeers = new HyperLogLog(p);
+    this.mP2pPeers = new HyperLogLog(p);
+    this.mP2pPorts = new HyperLogLog(Math.min(p, 10));
+    this.mBtPortPeers = new HyperLogLog(Math.min(p, 10));
+    this.peersCurrent = new HyperLogLog(p);
+    this.peersPrevious = new HyperLogLog(p);
+    this.ringSlot = new Int32Array(ctx.slots).fill(-1);
+    this.ring = new Float32Array(ctx.slots * RING_WIDTH);
+  }
+
+  /** Roll the medium window and the long-window blocks forward to the record's time. */
+  private roll(ts: number, ctx: FeatureContext): void {
+    const medium = Math.floor(ts / ctx.mediumMs);
+    if (this.medium < 0) this.medium = medium;
+    else if (medium > this.medium) this.closeMedium(medium, ctx);
+    const block = Math.floor(ts / (ctx.longMs / 2));
+    if (block > this.block) {
+      if (this.block >= 0 && block === this.block + 1) {
+        const recycled = this.peersPrevious;
+        this.peersPrevious = this.peersCurrent;
+        recycled.clear();
+        this.peersCurrent = recycled;
+        if (this.objectsCurrent) {
+          const o = this.objectsPrevious ?? new HyperLogLog(ctx.precision);
+          o.clear();
+          this.objectsPrevious = this.objectsCurrent;
+          this.objectsCurrent = o;
+        }
+      } else {
+        this.peersCurrent.clear();
+        this.peersPrevious.clear();
+        this.objectsCurrent?.clear();
+        this.objectsPrevious?.clear();
+      }
+      this.block = block;
+    }
+  }
+
+  /**
+   * Add one enriched egress record. `approved` is true when a non-expired approval covers it.
+   * Returns the remote tally it touched (for swarm correlation), if any.
+   */
+  observe(rec: FlowRecord, ctx: FeatureContext, approved: boolean): RemoteTally | undefined {
+    const ts = rec.ts;
+    if (ts > this.lastSeen) this.lastSeen = ts;
+    this.roll(ts, ctx);
+    const bytesIn = rec.bytesIn > 0 ? rec.bytesIn : 0;
+    const bytesOut = rec.bytesOut > 0 ? rec.bytesOut : 0;
+    const app = rec.app;
+    const bt = app !== undefined && app.name === 'bittorrent';
+
+    if (approved) {
+      if (bt) {
+        // Approved torrents are not evidence; `downgrade` keeps them visible at low severity.
+        this.mBtApproved++;
+        this.btApprovalName = rec.approval!.name;
+        if (ctx.btApprovedMode === 'downgrade') this.noteBtActivity(ts, ctx);
+      }
+      this.mApprovedIn += bytesIn;
+      return undefined;
+    }
+    if (rec.approval?.expired) {
+      this.expiredApprovals ??= new Set();
+      if (this.expiredApprovals.size < 4) this.expiredApprovals.add(rec.approval.name);
+    }
+
+    const remote = rec.remote!;
+    const duration = rec.tsEnd > ts ? rec.tsEnd - ts : 0;
+    // Long flows count at their rate in the short and medium windows, in full over the long one.
+    const shortShare = duration > ctx.shortMs ? ctx.shortMs / duration : 1;
+    const mediumShare = duration > ctx.mediumMs ? ctx.mediumMs / duration : 1;
+    this.sBytesIn += bytesIn * shortShare;
+    this.mBytesIn += bytesIn * mediumShare;
+    this.mBytesInAll += bytesIn;
+    this.mBytesOut += bytesOut;
+    this.totalIn += bytesIn;
+    this.totalOut += bytesOut;
+    this.sActive = true;
+
+    if (ts - this.lastUnapprovedTs > ctx.mediumMs || this.lastUnapprovedTs === -Infinity) this.episodeStart = ts;
+    if (ts > this.lastUnapprovedTs) this.lastUnapprovedTs = ts;
+
+    const ipHash = hashString(remote.ip);
+    this.sPeers.addHash(ipHash);
+    this.mPeers.addHash(ipHash);
+    this.peersCurrent.addHash(ipHash);
+
+    if (bytesIn > 0) {
+      // One direction of a uni-flow pair carries the download; only downloads time the host.
+      this.sDownloads++;
+      this.mDownloads++;
+      if (ts >= this.lastDownloadTs) {
+        if (this.lastDownloadTs !== -Infinity) {
+          const gap = ts - this.lastDownloadTs;
+          this.gapCount++;
+          const delta = gap - this.gapMean;
+          this.gapMean += delta / this.gapCount;
+          this.gapM2 += delta * (gap - this.gapMean);
+        }
+        this.lastDownloadTs = ts;
+      }
+    }
+    if (!this.mDutyMarked && (this.mBytesInAll >= ctx.dutyMinBytes || this.mDownloads >= ctx.dutyMinDownloads)) this.mDutyMarked = true;
+
+    const hostPort = rec.host === rec.src ? rec.srcPort : rec.dstPort;
+    if (ctx.weakPorts.has(remote.port) || ctx.weakPorts.has(hostPort)) this.mBtPortPeers.addHash(ipHash);
+    else if (remote.port >= 1024 && hostPort >= 1024 && !ctx.servicePorts.has(remote.port) && (!app || bt)) {
+      this.mP2pPeers.addHash(ipHash);
+      this.mP2pPorts.addHash(mix32(remote.port + 1));
+    }
+
+    if (bt) {
+      this.noteBtActivity(ts, ctx);
+      const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
+      if (hashes.length > 0) {
+        this.infoHashes ??= new Set();
+        for (const h of hashes) if (this.infoHashes.size < MAX_SMALL_SET) this.infoHashes.add(h);
+      }
+    }
+    if (rec.user) {
+      this.users ??= new Set();
+      if (this.users.size < 16) this.users.add(rec.user);
+    }
+    if (rec.object) this.observeObject(rec, ctx, bytesIn);
+
+    let tally = this.remotes.get(remote.ip);
+    if (!tally) {
+      if (this.remotes.size >= ctx.maxRemotes) return undefined;
+      tally = { label: remote.name ?? remote.ip, bytesIn: 0, bytesOut: 0, heavy: false };
+      this.remotes.set(remote.ip, tally);
+    }
+    tally.bytesIn += bytesIn;
+    tally.bytesOut += bytesOut;
+    if (!tally.heavy && tally.bytesIn >= ctx.heavyPeerBytes) {
+      tally.heavy = true;
+      this.heavyPeers++;
+    }
+    if (tally.swarm) {
+      tally.swarm.bytes += bytesIn;
+      if (ts > tally.swarm.lastTs) tally.swarm.lastTs = ts;
+    }
+    return tally;
+  }
+
+  private noteBtActivity(ts: number, ctx: FeatureContext): void {
+    this.sBtEvidence++;
+    this.mBtEvidence++;
+    if (ts - this.lastBtTs > ctx.mediumMs || this.lastBtTs === -Infinity) this.btEpisodeStart = ts;
+    if (ts > this.lastBtTs) this.lastBtTs = ts;
+  }
+
+  private observeObject(rec: FlowRecord, ctx: FeatureContext, bytesIn: number): void {
+    const object = rec.object!;
+    const h = hashString(object.key);
+    this.sObjects ??= new HyperLogLog(ctx.precision);
+    this.mObjects ??= new HyperLogLog(ctx.precision);
+    this.objectsCurrent ??= new HyperLogLog(ctx.precision);
+    this.sObjects.addHash(h);
+    this.mObjects.addHash(h);
+    this.objectsCurrent.addHash(h);
+    if (LARGE_KINDS.has(object.kind) && bytesIn >= ctx.largeObjectBytes) this.mLargeObjects++;
+    const seq = object.sequence;
+    if (seq) {
+      this.sequences ??= new Map();
+      const previous = this.sequences.get(seq.stem);
+      if (previous !== undefined && seq.n !== previous && Math.abs(seq.n - previous) <= 3) this.mSequential++;
+      if (previous === undefined && this.sequences.size >= 32) this.sequences.clear();
+      this.sequences.set(seq.stem, seq.n);
+    }
+  }
+
+  /** This host fetched an object other hosts fetched too. */
+  noteSharedObject(): void {
+    this.mShared++;
+  }
+
+  /** Close the medium window: push it into the long-window ring and the baseline. */
+  closeMedium(next: number, ctx: FeatureContext): void {
+    const slot = this.medium % ctx.slots;
+    this.ringSlot[slot] = this.medium;
+    const row = slot * RING_WIDTH;
+    const ring = this.ring;
+    ring[row + R_BYTES_IN] = this.mBytesInAll;
+    ring[row + R_BYTES_OUT] = this.mBytesOut;
+    ring[row + R_BT_EVIDENCE] = this.mBtEvidence;
+    ring[row + R_BT_APPROVED] = this.mBtApproved;
+    ring[row + R_SHARED] = this.mShared;
+    ring[row + R_ACTIVE] = this.mDutyMarked ? 1 : 0;
+    ring[row + R_APPROVED_IN] = this.mApprovedIn;
+
+    // Baseline: this window, then the idle windows skipped since, as zeros.
+    const alpha = ctx.baselineAlpha;
+    this.ewma = this.baselineWindows === 0 ? this.mBytesIn : alpha * this.mBytesIn + (1 - alpha) * this.ewma;
+    const idle = Math.min(next - this.medium - 1, 10 * ctx.slots);
+    for (let i = 0; i < idle; i++) this.ewma *= 1 - alpha;
+    this.baselineWindows += next - this.medium;
+
+    this.previousRegularity = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : 0;
+    this.medium = next;
+    this.mBytesIn = this.mBytesInAll = this.mBytesOut = this.mApprovedIn = 0;
+    this.mDownloads = this.mActiveShort = this.mLargeObjects = this.mSequential = this.mShared = 0;
+    this.mBtEvidence = this.mBtApproved = 0;
+    this.mDutyMarked = false;
+    this.mPeers.clear();
+    this.mP2pPeers.clear();
+    this.mP2pPorts.clear();
+    this.mBtPortPeers.clear();
+    this.mObjects?.clear();
+    this.gapCount = this.gapMean = this.gapM2 = 0;
+    this.lastDownloadTs = -Infinity;
+    this.remotes.clear();
+    this.heavyPeers = 0;
+  }
+
+  /** Close the short window (after features were read). */
+  closeShort(): void {
+    if (this.sActive) this.mActiveShort++;
+    this.short = -1;
+    this.sBytesIn = 0;
+    this.sDownloads = 0;
+    this.sActive = false;
+    this.sBtEvidence = 0;
+    this.sPeers.clear();
+    this.sObjects?.clear();
+  }
+
+  /** Sum of a ring column over the long window (completed medium windows plus the running one). */
+  private ringSum(column: number, current: number, ctx: FeatureContext): number {
+    let sum = current;
+    const oldest = this.medium - ctx.slots;
+    for (let s = 0; s < ctx.slots; s++) {
+      const w = this.ringSlot[s]!;
+      if (w > oldest && w < this.medium) sum += this.ring[s * RING_WIDTH + column]!;
+    }
+    return sum;
+  }
+
+  /** The features every rule reads, at event time `now`. */
+  features(ctx: FeatureContext, population: Population | null): Features {
+    const activeMinutes = this.mActiveShort + (this.sActive ? 1 : 0);
+    const reg = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : this.previousRegularity;
+    const dayPeers = this.peersCurrent.clone();
+    dayPeers.merge(this.peersPrevious);
+    let dayObjects = 0;
+    if (this.objectsCurrent) {
+      const objects = this.objectsCurrent.clone();
+      if (this.objectsPrevious) objects.merge(this.objectsPrevious);
+      dayObjects = objects.count();
+    }
+    const bytesIn24 = this.ringSum(R_BYTES_IN, this.mBytesInAll, ctx);
+    const approvedIn24 = this.ringSum(R_APPROVED_IN, this.mApprovedIn, ctx);
+    const baselineReady = this.baselineWindows >= ctx.baselineWarmup;
+    return {
+      bytes_in_1m: this.sBytesIn,
+      bytes_in_1h: this.mBytesIn,
+      bytes_in_24h: bytesIn24,
+      bytes_out_24h: this.ringSum(R_BYTES_OUT, this.mBytesOut, ctx),
+      peers_1m: this.sPeers.count(),
+      peers_1h: this.mPeers.count(),
+      peers_24h: dayPeers.count(),
+      heavy_peers_1h: this.heavyPeers,
+      p2p_peers_1h: this.mP2pPeers.count(),
+      p2p_ports_1h: this.mP2pPorts.count(),
+      bt_port_peers_1h: this.mBtPortPeers.count(),
+      bt_evidence: this.ringSum(R_BT_EVIDENCE, this.mBtEvidence, ctx),
+      bt_approved: this.ringSum(R_BT_APPROVED, this.mBtApproved, ctx),
+      info_hashes: this.infoHashes?.size ?? 0,
+      duty_24h: this.ringSum(R_ACTIVE, this.mDutyMarked ? 1 : 0, ctx),
+      active_minutes_1h: activeMinutes,
+      regularity_1h: reg,
+      downloads_1h: this.mDownloads,
+      objects_1m: this.sObjects?.count() ?? 0,
+      objects_1h: this.mObjects?.count() ?? 0,
+      objects_24h: dayObjects,
+      large_objects_1h: this.mLargeObjects,
+      sequential_1h: this.mSequential,
+      shared_objects_24h: this.ringSum(R_SHARED, this.mShared, ctx),
+      volume_vs_baseline: baselineReady ? this.mBytesIn / Math.max(this.ewma, ctx.baselineFloor) : 0,
+      volume_z:
+        population && population.hosts > 0
+          ? Math.max(0, (this.mBytesIn - population.median) / Math.max(1.4826 * population.mad, ctx.baselineFloor))
+          : 0,
+      approved_share: bytesIn24 + approvedIn24 > 0 ? approvedIn24 / (bytesIn24 + approvedIn24) : 0,
+    };
+  }
+
+  /** Top remotes of the running medium window by bytes downloaded. */
+  topRemotes(n: number): { label: string; bytes: number }[] {
+    const all: { label: string; bytes: number }[] = [];
+    for (const t of this.remotes.values()) all.push({ label: t.label, bytes: t.bytesIn + t.bytesOut });
+    all.sort((a, b) => b.bytes - a.bytes || (a.label < b.label ? -1 : 1));
+    return all.slice(0, n);
+  }
+
+  /** Approximate heap bytes held by this host. */
+  byteSize(): number {
+    let bytes = 700 + this.ring.byteLength + this.ringSlot.byteLength + this.remotes.size * 120 + (this.infoHashes?.size ?? 0) * 100;
+    for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersPrevious]) bytes += s.byteSize();
+    for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsPrevious]) if (s) bytes += s.byteSize();
+    return bytes;
+  }
+}
+
+/** 1 − coefficient of variation of inter-arrival gaps, floored at 0. */
+export function regularity(count: number, mean: number, m2: number): number {
+  if (count < 2 || mean <= 0) return 0;
+  const cv = Math.sqrt(m2 / (count - 1)) / mean;
+  return Math.max(0, 1 - cv);
+}

@@ -1,0 +1,69 @@
+import type { Severity, Signal } from '../incidents/types.js';
+import type { DetectionRules, SignalRule } from './config.js';
+import type { Features } from './features.js';
+
+// Explainable scores: each signal fires at its threshold (half its weight) and reaches its full
+// weight at `saturate` (log scale between). The score is the weighted share of the rule's
+// signals, 0–100. Gates (`require_groups`, `min_fired`, `min_score`) decide whether a finding
+// exists at all, so no single signal such as volume can raise one alone unless the rule says so.
+
+export interface RuleShape {
+  id: string;
+  rev: number;
+  min_score: number;
+  min_fired: number;
+  require_groups: string[][];
+  signals: Record<string, SignalRule>;
+}
+
+export interface Scored {
+  rule: string;
+  score: number;
+  /** Fired signals only: what the incident stores. */
+  signals: Signal[];
+}
+
+/** Strength in [0, 1] of one signal for `value`. */
+export function strength(value: number, rule: SignalRule): number {
+  if (rule.weight <= 0 || !(value >= rule.threshold) || value <= 0) return 0;
+  if (rule.saturate <= rule.threshold || value >= rule.saturate) return 1;
+  const span = Math.log(rule.saturate / Math.max(rule.threshold, 1e-9));
+  const part = Math.log(value / Math.max(rule.threshold, 1e-9)) / span;
+  return 0.5 + 0.5 * Math.min(1, Math.max(0, part));
+}
+
+/** Score a rule against features; undefined when its gates do not pass. */
+export function scoreRule(rule: RuleShape, features: Features): Scored | undefined {
+  let total = 0;
+  let got = 0;
+  const fired: Signal[] = [];
+  const firedNames = new Set<string>();
+  for (const name of Object.keys(rule.signals)) {
+    const s = rule.signals[name]!;
+    if (s.weight <= 0) continue;
+    total += s.weight;
+    const value = features[name] ?? 0;
+    const st = strength(value, s);
+    if (st > 0) {
+      got += s.weight * st;
+      firedNames.add(name);
+      fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
+    }
+  }
+  if (total <= 0 || fired.length < rule.min_fired) return undefined;
+  for (const group of rule.require_groups) if (!group.some((g) => firedNames.has(g))) return undefined;
+  const score = Math.round((100 * got) / total);
+  if (score < rule.min_score) return undefined;
+  return { rule: `${rule.id}@${rule.rev}`, score, signals: fired };
+}
+
+export function severityFor(score: number, bands: DetectionRules['severity']): Severity {
+  if (score >= bands.critical) return 'critical';
+  if (score >= bands.high) return 'high';
+  if (score >= bands.medium) return 'medium';
+  return 'low';
+}
+
+function round(v: number): number {
+  return Number.isInteger(v) ? v : Math.round(v * 1000) / 1000;
+}

@@ -1,0 +1,126 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { HyperLogLog } from './hll.js';
+import { HostState, type FeatureContext } from './features.js';
+
+// The detection snapshot: `<stateDir>/detect/snapshot.json`, written to a temporary file,
+// fsync'd, renamed over the old one and the directory fsync'd, so a crash leaves either the old
+// or the new snapshot, never a torn one.
+
+export const SNAPSHOT_VERSION = 1;
+
+export function snapshotPath(stateDir: string): string {
+  return join(stateDir, 'detect', 'snapshot.json');
+}
+
+/** Write `parts` (JSON text chunks) atomically to `path`. */
+export function writeAtomically(path: string, parts: Iterable<string>): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    let buffered: string[] = [];
+    let size = 0;
+    for (const part of parts) {
+      buffered.push(part);
+      size += part.length;
+      if (size >= 1 << 20) {
+        writeSync(fd, buffered.join(''));
+        buffered = [];
+        size = 0;
+      }
+    }
+    if (buffered.length > 0) writeSync(fd, buffered.join(''));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dirFd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+export function readSnapshot(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+export function removeSnapshot(path: string): void {
+  if (existsSync(path)) unlinkSync(path);
+}
+
+// Host state is plain numbers, sets, maps, typed arrays and sketches: encode those generically
+// so a new field is snapshotted without extra code.
+
+type Encoded =
+  | number
+  | string
+  | boolean
+  | null
+  | { $n: string }
+  | { $hll: ReturnType<HyperLogLog['toJSON']> }
+  | { $set: unknown[] }
+  | { $map: [unknown, unknown][] }
+  | { $i32: string }
+  | { $f32: string }
+  | { [k: string]: unknown };
+
+function encode(value: unknown): Encoded | undefined {
+  if (value === null) return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $n: String(value) };
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (value instanceof HyperLogLog) return { $hll: value.toJSON() };
+  if (value instanceof Set) return { $set: [...value].map(encode) };
+  if (value instanceof Map) return { $map: [...value.entries()].map(([k, v]) => [encode(k), encode(v)]) };
+  if (value instanceof Int32Array) return { $i32: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (value instanceof Float32Array) return { $f32: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === 'swarm') continue; // a link into the swarm index, re-linked on restore
+      const e = encode(v);
+      if (e !== undefined) out[k] = e;
+    }
+    return out;
+  }
+  return undefined;
+}
+
+function decode(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const v = value as Record<string, unknown>;
+  if ('$n' in v) return Number(v.$n);
+  if ('$hll' in v) return HyperLogLog.fromJSON(v.$hll as ReturnType<HyperLogLog['toJSON']>);
+  if ('$set' in v) return new Set((v.$set as unknown[]).map(decode));
+  if ('$map' in v) return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [decode(k), decode(x)]));
+  if ('$i32' in v) {
+    const b = Buffer.from(v.$i32 as string, 'base64');
+    return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+  if ('$f32' in v) {
+    const b = Buffer.from(v.$f32 as string, 'base64');
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = decode(x);
+  return out;
+}
+
+export function encodeHost(state: HostState): string {
+  return JSON.stringify(encode(state));
+}
+
+/** Rebuild a host; undefined when the snapshot was taken with different windows. */
+export function decodeHost(json: unknown, ctx: FeatureContext): HostState | undefined {
+  const fields = decode(json) as Record<string, unknown>;
+  if (typeof fields.host !== 'string') return undefined;
+  const state = new HostState(fields.host, ctx);
+  const ringSlot = fields.ringSlot as Int32Array | undefined;
+  if (!ringSlot || ringSlot.length !== state.ringSlot.length) return undefined;
+  Object.assign(state, fields);
+  return state;
+}

@@ -1,0 +1,176 @@
+import type { Signal } from './types.js';
+import type { Finding } from './lifecycle.js';
+
+// Swarm correlation: two or more internal hosts in the same unapproved info hash, or pulling
+// from the same unapproved source, within the long window — one incident naming every host.
+// Bounded: at most `maxKeys` hashes and sources, members expire after the long window.
+
+export interface SwarmMember {
+  firstTs: number;
+  lastTs: number;
+  /** Bytes downloaded from the source (or in flows carrying the hash). */
+  bytes: number;
+  /** Objects this host fetched from the source that other hosts fetched too. */
+  objects: number;
+}
+
+export interface SwarmRule {
+  id: string;
+  rev: number;
+  min_score: number;
+  min_hosts: number;
+  min_bytes_per_host: number;
+  min_shared_objects: number;
+  source_requires_incident: boolean;
+  signals: Record<'hosts' | 'bytes_in' | 'shared_keys', { threshold: number; saturate: number; weight: number }>;
+}
+
+export interface SwarmContext {
+  longMs: number;
+  /** Does this host have an open per-host acquisition incident (bittorrent or bulk)? */
+  hasAcquisitionIncident: (host: string) => boolean;
+  usersOf: (host: string) => string[];
+  score: (features: Record<string, number>) => { score: number; signals: Signal[]; rule: string } | undefined;
+}
+
+type Members = Map<string, SwarmMember>;
+
+export class SwarmIndex {
+  private readonly byInfoHash = new Map<string, Members>();
+  private readonly bySource = new Map<string, Members>();
+  /** Keys with two or more members: the only ones worth evaluating. */
+  private readonly shared = new Set<string>();
+
+  constructor(private readonly maxKeys: number) {}
+
+  get size(): number {
+    return this.byInfoHash.size + this.bySource.size;
+  }
+
+  /** A host carried an unapproved info hash. */
+  noteInfoHash(hash: string, host: string, ts: number, bytes: number): void {
+    const m = this.member(this.byInfoHash, 'ih:', hash, host, ts);
+    m.bytes += bytes;
+  }
+
+  /** A host pulled a lot from a source; the caller adds further bytes to the returned member. */
+  sourceMember(source: string, host: string, ts: number): SwarmMember {
+    return this.member(this.bySource, 'src:', source, host, ts);
+  }
+
+  /** Hosts fetched the same object from `source`; every one of them gets credit once. */
+  noteSharedObject(source: string, hosts: readonly string[], ts: number): void {
+    for (const h of hosts) this.member(this.bySource, 'src:', source, h, ts).objects++;
+  }
+
+  private member(map: Map<string, Members>, prefix: string, key: string, host: string, ts: number): SwarmMember {
+    let members = map.get(key);
+    if (!members) {
+      if (map.size >= this.maxKeys) {
+        const oldest = map.keys().next().value as string;
+        map.delete(oldest);
+        this.shared.delete(prefix + oldest);
+      }
+      members = new Map();
+      map.set(key, members);
+    }
+    let m = members.get(host);
+    if (!m) {
+      m = { firstTs: ts, lastTs: ts, bytes: 0, objects: 0 };
+      members.set(host, m);
+      if (members.size === 2) this.shared.add(prefix + key);
+    } else if (ts > m.lastTs) m.lastTs = ts;
+    else if (ts < m.firstTs) m.firstTs = ts;
+    return m;
+  }
+
+  /** Findings for every shared key at event time `now`. */
+  evaluate(now: number, rule: SwarmRule, ctx: SwarmContext): Finding[] {
+    const findings: Finding[] = [];
+    for (const key of this.shared) {
+      const isHash = key.startsWith('ih:');
+      const name = key.slice(isHash ? 3 : 4);
+      const members = (isHash ? this.byInfoHash : this.bySource).get(name);
+      if (!members) {
+        this.shared.delete(key);
+        continue;
+      }
+      for (const [host, m] of members) if (now - m.lastTs > ctx.longMs) members.delete(host);
+      if (members.size < 2) {
+        this.shared.delete(key);
+        if (members.size === 0) (isHash ? this.byInfoHash : this.bySource).delete(name);
+        continue;
+      }
+      const hosts: string[] = [];
+      let bytes = 0;
+      let objects = 0;
+      let first = Infinity;
+      let last = -Infinity;
+      for (const [host, m] of members) {
+        if (!isHash) {
+          const pulled = m.bytes >= rule.min_bytes_per_host || m.objects >= rule.min_shared_objects;
+          if (!pulled || (rule.source_requires_incident && !ctx.hasAcquisitionIncident(host))) continue;
+        }
+        hosts.push(host);
+        bytes += m.bytes;
+        objects += m.objects;
+        if (m.firstTs < first) first = m.firstTs;
+        if (m.lastTs > last) last = m.lastTs;
+      }
+      if (hosts.length < rule.min_hosts) continue;
+      hosts.sort();
+      const scored = ctx.score({ hosts: hosts.length, bytes_in: bytes, shared_keys: isHash ? 1 : Math.max(1, objects) });
+      if (!scored) continue;
+      const users = new Set<string>();
+      for (const h of hosts) for (const u of ctx.usersOf(h)) users.add(u);
+      findings.push({
+        kind: 'swarm',
+        key,
+        rule: scored.rule,
+        hosts,
+        score: scored.score,
+        signals: scored.signals,
+        episodeStart: first,
+        activityTs: last,
+        bytesIn: bytes,
+        bytesOut: 0,
+        peers: hosts.length,
+        infoHashes: isHash ? [name] : [],
+        remotes: isHash ? [] : [{ label: name, bytes }],
+        users: [...users].sort(),
+        approvedSource: null,
+      });
+    }
+    return findings;
+  }
+
+  toJSON(): unknown {
+    const dump = (map: Map<string, Members>) => [...map.entries()].map(([k, members]) => [k, [...members.entries()]]);
+    return { byInfoHash: dump(this.byInfoHash), bySource: dump(this.bySource), shared: [...this.shared] };
+  }
+
+  restore(json: unknown): void {
+    const j = json as { byInfoHash: [string, [string, SwarmMember][]][]; bySource: [string, [string, SwarmMember][]][]; shared: string[] };
+    for (const [k, members] of j.byInfoHash) this.byInfoHash.set(k, new Map(members));
+    for (const [k, members] of j.bySource) this.bySource.set(k, new Map(members));
+    for (const k of j.shared) this.shared.add(k);
+  }
+
+  /** Member object of a restored source, so restored tallies keep feeding it. */
+  existingSourceMember(source: string, host: string): SwarmMember | undefined {
+    return this.bySource.get(source)?.get(host);
+  }
+}
+
+const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'gov', 'edu', 'ac', 'ne', 'or']);
+
+/** The source a remote stands for: its registrable domain when named, else its address. */
+export function sourceKey(label: string): string {
+  if (label.includes(':') || /^\d+\.\d+\.\d+\.\d+$/.test(label)) return label;
+  const parts = label.toLowerCase().replace(/\.$/, '').split('.');
+  if (parts.length <= 2) return parts.join('.');
+  const tld = parts[parts.length - 1]!;
+  const sld = parts[parts.length - 2]!;
+  const take = tld.length === 2 && SECOND_LEVEL.has(sld) ? 3 : 2;
+  return parts.slice(-take).join('.');
+}
