@@ -1,11 +1,42 @@
 import { z } from 'zod';
+import { duration } from '../../config/common.js';
 
-// Placeholder: the packet source owns this schema.
+/** The packet source: a capture file or standard input, assembled into flows. */
 export const pcapSourceSchema = z
   .object({
     type: z.literal('pcap'),
     /** A capture file, or `-` for standard input (`tcpdump -w - | egressd run --pcap-stdin`). */
-    path: z.string().default('-'),
+    path: z.string().min(1).default('-'),
+    /** Sensor name for records' `source.id`; defaults to the file name (`stdin` for `-`). */
+    id: z.string().min(1).optional(),
+    /** A flow with no packet for this long ends. */
+    idleTimeout: duration.prefault('60s'),
+    /** A flow running this long emits a partial record and goes on. */
+    activeTimeout: duration.prefault('5m'),
+    /** A TCP flow closed by FIN/RST stays this long to absorb the last ACKs. */
+    closeLinger: duration.prefault('2s'),
+    /** Flows tracked at once; beyond this the oldest is ended early (counted as evicted). */
+    maxFlows: z.number().int().positive().default(100_000),
+    /** Payload packets per flow looked at for protocol identification. */
+    maxInspectPackets: z.number().int().min(1).max(256).default(16),
+    /** BitTorrent peer endpoints remembered to attribute the rest of a swarm's flows. */
+    knownPeers: z
+      .object({
+        max: z.number().int().nonnegative().default(65_536),
+        ttl: duration.prefault('1h'),
+      })
+      .strict()
+      .prefault({}),
+    /** DNS answers remembered (IP → name) to name later flows. */
+    dnsCache: z
+      .object({
+        max: z.number().int().nonnegative().default(65_536),
+        ttl: duration.prefault('1h'),
+      })
+      .strict()
+      .prefault({}),
+    /** Records handed to the pipeline per batch. */
+    batchSize: z.number().int().positive().default(512),
   })
   .strict();
 export type PcapSourceConfig = z.infer<typeof pcapSourceSchema>;

@@ -1,12 +1,144 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { CaptureReader } from '../../decode/packet/capture.js';
+import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
+import { EgressdError, isEgressdError } from '../../errors.js';
+import type { FlowRecord } from '../../record.js';
+import { sourceMetrics } from '../../telemetry/metrics.js';
 import type { ReplayContext, Source, SourceDeps } from '../types.js';
 import type { PcapSourceConfig } from './config.js';
+import { flushStats, pcapMetrics, type PcapMetrics } from './metrics.js';
 
-/** Decode a whole pcap/pcapng capture into flow records. */
-export async function replayPcap(_input: Readable, _ctx: ReplayContext, _config: PcapSourceConfig): Promise<void> {
-  throw new Error('pcap replay: not implemented yet');
+export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOptions {
+  return {
+    sourceId,
+    idleTimeoutMs: config.idleTimeout,
+    activeTimeoutMs: config.activeTimeout,
+    closeLingerMs: config.closeLinger,
+    maxFlows: config.maxFlows,
+    maxInspectPackets: config.maxInspectPackets,
+    knownPeerTtlMs: config.knownPeers.ttl,
+    knownPeerMax: config.knownPeers.max,
+    dnsCacheTtlMs: config.dnsCache.ttl,
+    dnsCacheMax: config.dnsCache.max,
+  };
 }
 
-export function createPcapSource(_config: PcapSourceConfig, _deps: SourceDeps): Source {
-  throw new Error('pcap source: not implemented yet');
+export interface PcapReplayOptions {
+  /** Registry for the packet-source metrics (packets, skips, flow table); shared counters go to ctx.metrics. */
+  registry?: Registry;
+  /** Live input: advance flow time by the wall clock while no packet arrives (daemon only). */
+  wallClockIdle?: boolean;
+}
+
+/**
+ * Decode a whole pcap/pcapng capture (file or pipe) into flow records pushed to `ctx.out`.
+ * Time is packet time; at the end of input every open flow becomes a record.
+ */
+export async function replayPcap(input: Readable, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
+  const id = ctx.sourceId;
+  const out: FlowRecord[] = [];
+  const stats = new TrackerStats();
+  const tracker = new FlowTracker(flowOptions(config, id), out, stats);
+  const pcap: PcapMetrics | undefined = options.registry ? pcapMetrics(options.registry) : undefined;
+  const reader = new CaptureReader(
+    (linktype, tsMs, data, wireLength) => tracker.packet(linktype, tsMs, data, wireLength),
+    (reason) => stats.count(stats.errors, reason),
+  );
+  const labels = { source: 'pcap', id };
+  let newestTs = 0;
+
+  const flush = async (): Promise<void> => {
+    flushStats(stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
+    if (out.length === 0) return;
+    const batch = out.splice(0, out.length);
+    for (const r of batch) if (r.tsEnd > newestTs) newestTs = r.tsEnd;
+    ctx.metrics.records.inc(labels, batch.length);
+    ctx.metrics.lag.set(labels, Math.max(0, (Date.now() - newestTs) / 1000));
+    for (let i = 0; i < batch.length; i += config.batchSize) await ctx.out.push(batch.slice(i, i + config.batchSize));
+  };
+
+  let quietTimer: NodeJS.Timeout | undefined;
+  let lastPacketWall = Date.now();
+  let lastPackets = 0;
+  if (options.wallClockIdle) {
+    // A live capture that goes quiet still has to end its idle flows.
+    quietTimer = setInterval(() => {
+      if (reader.packets !== lastPackets) {
+        lastPackets = reader.packets;
+        lastPacketWall = Date.now();
+      } else if (Date.now() - lastPacketWall >= 1000) tracker.advance(Date.now());
+    }, 1000);
+    quietTimer.unref();
+  }
+
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      if (ctx.signal?.aborted) break;
+      reader.feed(chunk);
+      if (reader.stopped) {
+        ctx.logger.warn({ id }, 'capture framing lost: the rest of the input is ignored');
+        break;
+      }
+      if (out.length >= config.batchSize || options.wallClockIdle) await flush();
+    }
+    if (!reader.stopped && !ctx.signal?.aborted) reader.end();
+  } catch (err) {
+    if (ctx.signal?.aborted) {
+      // Stopping: the input was closed under the reader; what was decoded is still flushed.
+    } else if (isEgressdError(err)) {
+      ctx.metrics.errors.inc({ ...labels, reason: (err as { reason?: string }).reason ?? err.code.toLowerCase() }, 1);
+      if (reader.captureFormat === undefined) throw err;
+    } else throw new EgressdError('IO', `${id}: reading capture failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    if (quietTimer) clearInterval(quietTimer);
+  }
+  tracker.finish();
+  await flush();
+}
+
+/** The daemon's packet source: a capture file, or standard input for `path: '-'`. */
+export function createPcapSource(config: PcapSourceConfig, deps: SourceDeps): Source {
+  const fromStdin = config.path === '-';
+  const id = config.id ?? (fromStdin ? 'stdin' : basename(config.path));
+  const logger = deps.logger.child({ component: 'source.pcap', id });
+  const abort = new AbortController();
+  let resolveFinished!: () => void;
+  let rejectFinished!: (err: unknown) => void;
+  const finished = new Promise<void>((res, rej) => {
+    resolveFinished = res;
+    rejectFinished = rej;
+  });
+  // Nobody may await `finished` for a live source; a failure still reaches onFatal.
+  finished.catch(() => undefined);
+  let running: Promise<void> | undefined;
+  let input: Readable | undefined;
+
+  return {
+    name: `source.pcap:${id}`,
+    finished,
+    async start() {
+      input = fromStdin ? process.stdin : createReadStream(config.path);
+      const ctx: ReplayContext = { sourceId: id, out: deps.out, metrics: sourceMetrics(deps.registry), logger, signal: abort.signal };
+      running = replayPcap(input, ctx, config, { registry: deps.registry, wallClockIdle: fromStdin }).then(
+        () => {
+          logger.info('capture input ended');
+          resolveFinished();
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'capture source failed');
+          rejectFinished(err);
+          deps.onFatal(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    },
+    async stop() {
+      abort.abort();
+      // Unblock a pending read so the loop sees the abort and flushes its open flows.
+      input?.destroy();
+      await running;
+    },
+  };
 }

@@ -1,0 +1,285 @@
+// BitTorrent evidence in payloads: peer-wire handshake, DHT (KRPC), uTP (BEP 29), local peer
+// discovery (BEP 14), HTTP tracker announces (BEP 3) and the UDP tracker protocol (BEP 15).
+// Each detector states what it saw; port numbers play no part.
+
+import { asBytes, dictGet, isDict, parseBencode, type BValue } from './bencode.js';
+
+export const HANDSHAKE_PREFIX = Buffer.from('\x13BitTorrent protocol', 'latin1');
+/** pstrlen + pstr + reserved + info_hash. */
+export const HANDSHAKE_WITH_HASH = 48;
+export const HANDSHAKE_FULL = 68;
+
+export function hex(buf: Buffer, start = 0, end = buf.length): string {
+  return buf.toString('hex', start, end);
+}
+
+/** Peer id as printable text: printable ASCII kept, other bytes %XX (reversible). */
+export function printablePeerId(id: Buffer): string {
+  let out = '';
+  for (let i = 0; i < id.length; i++) {
+    const b = id[i]!;
+    out += b >= 0x20 && b < 0x7f && b !== 0x25 ? String.fromCharCode(b) : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return out;
+}
+
+const AZUREUS_CLIENTS: Record<string, string> = {
+  AG: 'Ares',
+  AZ: 'Vuze',
+  BC: 'BitComet',
+  BI: 'BiglyBT',
+  BT: 'BitTorrent',
+  DE: 'Deluge',
+  FD: 'Free Download Manager',
+  FG: 'FlashGet',
+  KT: 'KTorrent',
+  LT: 'libtorrent',
+  lt: 'rTorrent',
+  PI: 'PicoTorrent',
+  qB: 'qBittorrent',
+  SD: 'Thunder',
+  TB: 'Torch',
+  TL: 'Tribler',
+  TR: 'Transmission',
+  TT: 'TuoTu',
+  UM: 'µTorrent Mac',
+  UT: 'µTorrent',
+  UW: 'µTorrent Web',
+  WW: 'WebTorrent',
+  XL: 'Xunlei',
+};
+
+/** Client name from a peer id's conventional prefix, or undefined. */
+export function clientFromPeerId(id: Buffer): string | undefined {
+  if (id.length >= 8 && id[0] === 0x2d && id[7] === 0x2d) {
+    const code = id.toString('latin1', 1, 3);
+    const name = AZUREUS_CLIENTS[code];
+    const version = id.toString('latin1', 3, 7);
+    if (name) return /^[0-9A-Za-z]{4}$/.test(version) ? `${name} ${version}` : name;
+    return undefined;
+  }
+  if (id.length >= 3 && id.toString('latin1', 0, 3) === 'A2-') return 'aria2';
+  if (id.length >= 2 && id[0] === 0x4d && id[1]! >= 0x30 && id[1]! <= 0x39) return 'BitTorrent (mainline)';
+  return undefined;
+}
+
+export interface BitTorrentFacts {
+  infoHashes: string[];
+  peerId?: Buffer;
+}
+
+/**
+ * Peer-wire handshake at the start of `head` (the first bytes of one direction of a TCP or uTP
+ * stream). 'wait' when `head` is a proper prefix of a handshake and more bytes may complete it.
+ */
+export function matchHandshake(head: Buffer): 'no' | 'wait' | { infoHash?: string; peerId?: Buffer } {
+  const n = Math.min(head.length, HANDSHAKE_PREFIX.length);
+  if (n === 0) return 'wait';
+  if (head.compare(HANDSHAKE_PREFIX, 0, n, 0, n) !== 0) return 'no';
+  if (head.length < HANDSHAKE_PREFIX.length) return 'wait';
+  const out: { infoHash?: string; peerId?: Buffer } = {};
+  if (head.length >= HANDSHAKE_WITH_HASH) out.infoHash = hex(head, 28, 48);
+  if (head.length >= HANDSHAKE_FULL) out.peerId = head.subarray(48, 68);
+  return out;
+}
+
+export interface KrpcFacts {
+  /** `q`, `r` or `e`. */
+  kind: string;
+  query?: string;
+  infoHashes: string[];
+  /** Compact peer endpoints from a get_peers response (`values`). */
+  peers: Buffer[];
+}
+
+/** A DHT KRPC message: a bencoded dictionary with `y` in q/r/e and a transaction id `t`. */
+export function matchKrpc(payload: Buffer): KrpcFacts | undefined {
+  if (payload.length < 12 || payload[0] !== 0x64) return undefined;
+  const parsed = parseBencode(payload);
+  if (parsed === undefined || !isDict(parsed.value)) return undefined;
+  const msg = parsed.value;
+  const y = asBytes(dictGet(msg, 'y'));
+  const t = asBytes(dictGet(msg, 't'));
+  if (y === undefined || y.length !== 1 || t === undefined) return undefined;
+  const kind = String.fromCharCode(y[0]!);
+  if (kind !== 'q' && kind !== 'r' && kind !== 'e') return undefined;
+  const facts: KrpcFacts = { kind, infoHashes: [], peers: [] };
+  if (kind === 'q') {
+    const q = asBytes(dictGet(msg, 'q'));
+    const args = dictGet(msg, 'a');
+    if (q === undefined || !isDict(args)) return undefined;
+    facts.query = q.toString('latin1');
+    const id = asBytes(dictGet(args, 'id'));
+    if (id === undefined || id.length !== 20) return undefined;
+    const infoHash = asBytes(dictGet(args, 'info_hash'));
+    if (infoHash !== undefined && infoHash.length === 20) facts.infoHashes.push(hex(infoHash));
+  } else if (kind === 'r') {
+    const r = dictGet(msg, 'r');
+    const id = asBytes(dictGet(r, 'id'));
+    if (id === undefined || id.length !== 20) return undefined;
+    const values: BValue | undefined = dictGet(r, 'values');
+    if (Array.isArray(values)) {
+      for (const v of values) if (Buffer.isBuffer(v) && (v.length === 6 || v.length === 18)) facts.peers.push(v);
+    }
+  } else if (!Array.isArray(dictGet(msg, 'e'))) return undefined;
+  return facts;
+}
+
+/**
+ * Fallback for a DHT message cut by the snap length or carrying a value we do not parse:
+ * the canonical KRPC openings.
+ */
+export function looksLikeKrpcPrefix(payload: Buffer): boolean {
+  if (payload.length < 16 || payload[0] !== 0x64) return false;
+  const head = payload.toString('latin1', 0, 16);
+  return head.startsWith('d1:ad2:id20:') || head.startsWith('d1:rd2:id20:') || head.startsWith('d1:eli');
+}
+
+export interface UtpHeader {
+  type: number;
+  connectionId: number;
+  /** Bytes after the header and its extensions. */
+  dataOffset: number;
+}
+
+/** A well-formed uTP (BEP 29) header, or undefined. */
+export function parseUtp(payload: Buffer): UtpHeader | undefined {
+  if (payload.length < 20) return undefined;
+  const b0 = payload[0]!;
+  const type = b0 >> 4;
+  if ((b0 & 15) !== 1 || type > 4) return undefined;
+  let ext = payload[1]!;
+  let pos = 20;
+  for (let i = 0; ext !== 0; i++) {
+    if (ext > 4 || i > 4 || pos + 2 > payload.length) return undefined;
+    const len = payload[pos + 1]!;
+    // Selective ACK bitmasks are a multiple of 4 bytes and at least 4.
+    if (ext === 1 && (len < 4 || len % 4 !== 0)) return undefined;
+    ext = payload[pos]!;
+    pos += 2 + len;
+    if (pos > payload.length) return undefined;
+  }
+  const dataLen = payload.length - pos;
+  // SYN and STATE never carry data; DATA always does.
+  if ((type === 4 || type === 2) && dataLen !== 0) return undefined;
+  if (type === 0 && dataLen === 0) return undefined;
+  return { type, connectionId: payload.readUInt16BE(2), dataOffset: pos };
+}
+
+const LSD_PREFIX = 'BT-SEARCH * HTTP/1.1\r\n';
+
+/** A local peer discovery announce (BEP 14) with its info hashes. */
+export function matchLsd(payload: Buffer): string[] | undefined {
+  if (payload.length < LSD_PREFIX.length || payload.toString('latin1', 0, LSD_PREFIX.length) !== LSD_PREFIX) return undefined;
+  const text = payload.toString('latin1', 0, Math.min(payload.length, 2048));
+  const hashes: string[] = [];
+  for (const m of text.matchAll(/^infohash:\s*([0-9a-f]{40})\s*$/gim)) hashes.push(m[1]!.toLowerCase());
+  return hashes;
+}
+
+const UDP_TRACKER_MAGIC_HI = 0x417;
+const UDP_TRACKER_MAGIC_LO = 0x27101980;
+
+export type UdpTrackerMessage =
+  | { kind: 'connect' }
+  | { kind: 'announce'; infoHash: string; peerId: Buffer }
+  | { kind: 'scrape'; infoHashes: string[] };
+
+/** A UDP tracker request (BEP 15). Announces and scrapes count only on a flow that connected. */
+export function matchUdpTrackerRequest(payload: Buffer, connected: boolean): UdpTrackerMessage | undefined {
+  if (payload.length < 16) return undefined;
+  const action = payload.readUInt32BE(8);
+  if (action === 0) {
+    if (payload.readUInt32BE(0) === UDP_TRACKER_MAGIC_HI && payload.readUInt32BE(4) === UDP_TRACKER_MAGIC_LO) return { kind: 'connect' };
+    return undefined;
+  }
+  if (action === 1 && payload.length >= 98) {
+    const peerId = payload.subarray(36, 56);
+    if (!connected && clientFromPeerId(peerId) === undefined) return undefined;
+    return { kind: 'announce', infoHash: hex(payload, 16, 36), peerId };
+  }
+  if (action === 2 && connected && payload.length >= 36 && (payload.length - 16) % 20 === 0) {
+    const infoHashes: string[] = [];
+    for (let p = 16; p + 20 <= payload.length && infoHashes.length < 16; p += 20) infoHashes.push(hex(payload, p, p + 20));
+    return { kind: 'scrape', infoHashes };
+  }
+  return undefined;
+}
+
+/** Peer endpoints (6-byte IPv4 or 18-byte IPv6 entries) in a UDP tracker announce response. */
+export function udpTrackerAnnouncePeers(payload: Buffer, ipv6: boolean): Buffer[] {
+  if (payload.length < 20 || payload.readUInt32BE(0) !== 1) return [];
+  const size = ipv6 ? 18 : 6;
+  const peers: Buffer[] = [];
+  for (let p = 20; p + size <= payload.length && peers.length < 200; p += size) peers.push(payload.subarray(p, p + size));
+  return peers;
+}
+
+/** Percent-decode a query value into bytes. */
+export function percentDecode(text: string): Buffer {
+  const out = Buffer.alloc(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25 && i + 2 < text.length && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out[n++] = parseInt(text.slice(i + 1, i + 3), 16);
+      i += 2;
+    } else out[n++] = c & 0xff;
+  }
+  return out.subarray(0, n);
+}
+
+/** info_hash / peer_id from an HTTP tracker request target (`/announce?info_hash=…`). */
+export function trackerQuery(target: string): BitTorrentFacts | undefined {
+  const q = target.indexOf('?');
+  if (q < 0 || !target.includes('info_hash=')) return undefined;
+  const facts: BitTorrentFacts = { infoHashes: [] };
+  for (const part of target.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (name === 'info_hash') {
+      const bytes = percentDecode(value);
+      if (bytes.length === 20) facts.infoHashes.push(hex(bytes));
+      else if (/^[0-9a-fA-F]{40}$/.test(value)) facts.infoHashes.push(value.toLowerCase());
+    } else if (name === 'peer_id') {
+      const bytes = percentDecode(value);
+      if (bytes.length === 20) facts.peerId = bytes;
+    }
+  }
+  return facts.infoHashes.length > 0 ? facts : undefined;
+}
+
+/** Compact peers (`5:peers` / `6:peers6`) in an HTTP tracker response body. */
+export function trackerResponsePeers(body: Buffer): Buffer[] {
+  const peers: Buffer[] = [];
+  for (const [key, size] of [
+    ['5:peers', 6],
+    ['6:peers6', 18],
+  ] as const) {
+    const at = body.indexOf(key, 0, 'latin1');
+    if (at < 0) continue;
+    let pos = at + key.length;
+    let len = 0;
+    let digits = 0;
+    while (pos < body.length && body[pos]! >= 0x30 && body[pos]! <= 0x39 && digits < 7) {
+      len = len * 10 + body[pos]! - 0x30;
+      pos++;
+      digits++;
+    }
+    if (digits === 0 || body[pos] !== 0x3a) continue;
+    pos++;
+    const end = Math.min(body.length, pos + len);
+    for (let p = pos; p + size <= end && peers.length < 200; p += size) peers.push(body.subarray(p, p + size));
+  }
+  return peers;
+}
+
+/** Services of BitTorrent vendors (client updates, web clients, ads): a name alone says "a client is here". */
+const BITTORRENT_SERVICE_DOMAINS = ['utorrent.com', 'bittorrent.com', 'bitcomet.com'];
+
+export function isBitTorrentServiceName(name: string): boolean {
+  const n = name.toLowerCase();
+  return BITTORRENT_SERVICE_DOMAINS.some((d) => n === d || n.endsWith('.' + d));
+}

@@ -1,0 +1,611 @@
+// Bidirectional flow assembly on packet time, with protocol identification on the first
+// payload packets of each flow. A flow becomes one FlowRecord when it ends: TCP FIN/RST,
+// idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
+
+import type { AppEvidence, BitTorrentVia, FlowRecord } from '../../record.js';
+import { formatIPv4, formatIPv6Bytes } from '../../util/ip.js';
+import {
+  HANDSHAKE_PREFIX,
+  clientFromPeerId,
+  looksLikeKrpcPrefix,
+  matchHandshake,
+  matchKrpc,
+  matchLsd,
+  matchUdpTrackerRequest,
+  parseUtp,
+  printablePeerId,
+  trackerQuery,
+  trackerResponsePeers,
+  udpTrackerAnnouncePeers,
+} from './bittorrent.js';
+import { BoundedTtlCache } from './cache.js';
+import { isBitTorrentServiceName } from './bittorrent.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers } from './layers.js';
+import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
+
+export interface FlowOptions {
+  sourceId: string;
+  idleTimeoutMs: number;
+  activeTimeoutMs: number;
+  /** How long a TCP flow stays after FIN in both directions or RST, to absorb the last ACKs. */
+  closeLingerMs: number;
+  maxFlows: number;
+  /** Payload packets per flow looked at by the identification. */
+  maxInspectPackets: number;
+  knownPeerTtlMs: number;
+  knownPeerMax: number;
+  dnsCacheTtlMs: number;
+  dnsCacheMax: number;
+}
+
+export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
+  sourceId: 'pcap',
+  idleTimeoutMs: 60_000,
+  activeTimeoutMs: 300_000,
+  closeLingerMs: 2_000,
+  maxFlows: 100_000,
+  maxInspectPackets: 16,
+  knownPeerTtlMs: 3_600_000,
+  knownPeerMax: 65_536,
+  dnsCacheTtlMs: 3_600_000,
+  dnsCacheMax: 65_536,
+};
+
+export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'evicted' | 'end';
+
+/** Plain counters, read and reset by the source (no metric call per packet). */
+export class TrackerStats {
+  packets = 0;
+  bytes = 0;
+  fragments = 0;
+  evicted = 0;
+  /** Problems and skips by reason. */
+  readonly errors = new Map<string, number>();
+  readonly skipped = new Map<string, number>();
+  /** Records produced, by why the flow (or its partial record) ended. */
+  readonly ended = new Map<EndReason, number>();
+
+  count(map: Map<string, number>, reason: string): void {
+    map.set(reason, (map.get(reason) ?? 0) + 1);
+  }
+}
+
+type Endpoint = number | string;
+
+/** Where the head of one direction of a TCP stream stands. */
+const HEAD_COLLECTING = 0;
+const HEAD_DONE = 1;
+
+class Flow {
+  ts = 0;
+  tsEnd = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  packetsOut = 0;
+  packetsIn = 0;
+  /** Set after a partial record: the next packet starts the next record. */
+  restart = false;
+  finOut = false;
+  finIn = false;
+  /** Packet time at which the flow was closed by FIN/RST, or -1. */
+  closedAt = -1;
+  closeReason: EndReason = 'fin';
+  inspected = 0;
+  inspectDone = false;
+  headOut: Buffer | undefined;
+  headOutLen = 0;
+  headOutState = HEAD_COLLECTING;
+  nextSeqOut = -1;
+  headIn: Buffer | undefined;
+  headInLen = 0;
+  headInState = HEAD_COLLECTING;
+  nextSeqIn = -1;
+  app: AppEvidence | undefined;
+  serverName: string | undefined;
+  url: string | undefined;
+  method: string | undefined;
+  userAgent: string | undefined;
+  utpSynId = -1;
+  utpIdOut = -1;
+  utpIdIn = -1;
+  trackerConnected = false;
+
+  constructor(
+    readonly key: string,
+    readonly proto: number,
+    readonly v6: boolean,
+    readonly initiator: Endpoint,
+    readonly responder: Endpoint,
+    readonly src: string,
+    readonly srcPort: number,
+    readonly dst: string,
+    readonly dstPort: number,
+  ) {}
+}
+
+function endpointV6(buf: Buffer, off: number, port: number): string {
+  return buf.toString('latin1', off, off + 16) + String.fromCharCode(port);
+}
+
+/** Endpoint key of a compact peer entry (6 bytes IPv4 or 18 bytes IPv6), as flows key them. */
+function compactEndpoint(entry: Buffer): Endpoint {
+  if (entry.length === 6) return entry.readUInt32BE(0) * 65536 + entry.readUInt16BE(4);
+  return endpointV6(entry, 0, entry.readUInt16BE(16));
+}
+
+export class FlowTracker {
+  private readonly flows = new Map<string, Flow>();
+  private readonly view = new PacketView();
+  /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
+  private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
+  /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
+  private readonly dnsNames: BoundedTtlCache<number | string, string>;
+  /** Keys of TCP flows recently closed by FIN/RST: late ACKs and FIN retransmissions land here. */
+  private readonly closedKeys: BoundedTtlCache<string, true>;
+  private now = 0;
+  private nextSweep = 0;
+  private readonly sweepEveryMs: number;
+
+  constructor(
+    private readonly options: FlowOptions,
+    /** Records are appended here; the caller drains it. */
+    readonly out: FlowRecord[],
+    readonly stats: TrackerStats = new TrackerStats(),
+  ) {
+    this.knownPeers = new BoundedTtlCache(options.knownPeerMax, options.knownPeerTtlMs);
+    this.dnsNames = new BoundedTtlCache(options.dnsCacheMax, options.dnsCacheTtlMs);
+    this.closedKeys = new BoundedTtlCache(Math.min(options.maxFlows, 65_536), options.idleTimeoutMs);
+    this.sweepEveryMs = Math.max(100, Math.min(1000, options.idleTimeoutMs / 4, options.closeLingerMs));
+  }
+
+  get trackedFlows(): number {
+    return this.flows.size;
+  }
+
+  get knownPeerCount(): number {
+    return this.knownPeers.size;
+  }
+
+  get dnsCacheSize(): number {
+    return this.dnsNames.size;
+  }
+
+  /** One captured packet. Never throws on packet content. */
+  packet(linktype: number, tsMs: number, data: Buffer, wireLength: number): void {
+    const stats = this.stats;
+    stats.packets++;
+    stats.bytes += wireLength;
+    if (tsMs > this.now) this.now = tsMs;
+    if (this.now >= this.nextSweep) this.sweep();
+    const view = this.view;
+    const result = decodeLayers(linktype, data, view);
+    if (result !== 'ok') {
+      if (result === 'non_ip' || result === 'unsupported_linktype') stats.count(stats.skipped, result);
+      else stats.count(stats.errors, result);
+      return;
+    }
+    if (view.fragment) {
+      stats.fragments++;
+      // Later fragments carry no ports: counted, not reassembled, not attributed.
+      if (view.laterFragment) {
+        stats.count(stats.skipped, 'ip_fragment');
+        return;
+      }
+    }
+    this.account(view, tsMs);
+  }
+
+  private account(view: PacketView, tsMs: number): void {
+    let from: Endpoint;
+    let to: Endpoint;
+    if (view.ipVersion === 4) {
+      from = view.srcV4 * 65536 + view.srcPort;
+      to = view.dstV4 * 65536 + view.dstPort;
+    } else {
+      from = endpointV6(view.buf, view.srcOff, view.srcPort);
+      to = endpointV6(view.buf, view.dstOff, view.dstPort);
+    }
+    const key = from < to ? `${view.proto}|${from}|${to}` : `${view.proto}|${to}|${from}`;
+    let flow = this.flows.get(key);
+    const flags = view.tcpFlags;
+    if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      // A new connection reusing the ports of a closed one.
+      this.end(flow, flow.closeReason);
+      flow = undefined;
+    }
+    if (flow === undefined) {
+      if (view.proto === 6 && view.payloadLen === 0 && (flags & TCP_SYN) === 0 && this.closedKeys.get(key, tsMs) !== undefined) {
+        this.stats.count(this.stats.skipped, 'after_close');
+        return;
+      }
+      flow = this.open(view, key, from, to, tsMs);
+    }
+    else if (!flow.restart && tsMs - flow.ts >= this.options.activeTimeoutMs) this.emit(flow, 'active');
+    if (flow.restart) {
+      flow.restart = false;
+      flow.ts = tsMs;
+    }
+    if (tsMs > flow.tsEnd) flow.tsEnd = tsMs;
+    const outbound = from === flow.initiator;
+    if (outbound) {
+      flow.bytesOut += view.ipLength;
+      flow.packetsOut++;
+    } else {
+      flow.bytesIn += view.ipLength;
+      flow.packetsIn++;
+    }
+    if (view.proto === 6 && flags !== 0) {
+      if (flags & TCP_RST) {
+        if (flow.closedAt < 0) flow.closedAt = tsMs;
+        flow.closeReason = 'rst';
+      } else if (flags & TCP_FIN) {
+        if (outbound) flow.finOut = true;
+        else flow.finIn = true;
+        if (flow.finOut && flow.finIn && flow.closedAt < 0) {
+          flow.closedAt = tsMs;
+          flow.closeReason = 'fin';
+        }
+      }
+    }
+    if (!flow.inspectDone && view.payloadLen > 0) this.inspect(flow, view, outbound);
+  }
+
+  private open(view: PacketView, key: string, from: Endpoint, to: Endpoint, tsMs: number): Flow {
+    if (this.flows.size >= this.options.maxFlows) {
+      // Oldest-created flow goes first: bounded memory wins over completeness.
+      const oldest = this.flows.values().next();
+      if (!oldest.done) {
+        this.stats.evicted++;
+        this.end(oldest.value, 'evicted');
+      }
+    }
+    // The initiator sent the first packet, except that a SYN-ACK comes from the responder.
+    const reversed = view.proto === 6 && (view.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
+    let srcText: string;
+    let dstText: string;
+    if (view.ipVersion === 4) {
+      srcText = formatIPv4(view.srcV4);
+      dstText = formatIPv4(view.dstV4);
+    } else {
+      srcText = formatIPv6Bytes(view.buf, view.srcOff);
+      dstText = formatIPv6Bytes(view.buf, view.dstOff);
+    }
+    const flow = reversed
+      ? new Flow(key, view.proto, view.ipVersion === 6, to, from, dstText, view.dstPort, srcText, view.srcPort)
+      : new Flow(key, view.proto, view.ipVersion === 6, from, to, srcText, view.srcPort, dstText, view.dstPort);
+    flow.ts = tsMs;
+    flow.tsEnd = tsMs;
+    const responderIp = reversed ? this.ipKey(view, true) : this.ipKey(view, false);
+    flow.serverName = this.dnsNames.get(responderIp, tsMs);
+    this.flows.set(key, flow);
+    return flow;
+  }
+
+  private ipKey(view: PacketView, source: boolean): number | string {
+    if (view.ipVersion === 4) return source ? view.srcV4 : view.dstV4;
+    const off = source ? view.srcOff : view.dstOff;
+    return view.buf.toString('latin1', off, off + 16);
+  }
+
+  // ---- identification ----
+
+  private inspect(flow: Flow, view: PacketView, outbound: boolean): void {
+    if (++flow.inspected > this.options.maxInspectPackets) {
+      this.stopInspecting(flow);
+      return;
+    }
+    const payload = view.payload();
+    if (view.proto === 6) this.inspectTcp(flow, view, payload, outbound);
+    else if (view.proto === 17) this.inspectUdp(flow, view, payload, outbound);
+    else this.stopInspecting(flow);
+  }
+
+  private stopInspecting(flow: Flow): void {
+    flow.inspectDone = true;
+    flow.headOut = undefined;
+    flow.headIn = undefined;
+  }
+
+  private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = [], peerId?: Buffer): AppEvidence {
+    let app = flow.app;
+    if (app === undefined || app.name !== 'bittorrent') {
+      app = { name: 'bittorrent', via };
+      flow.app = app;
+    }
+    for (const h of infoHashes) {
+      if (app.infoHash === undefined) app.infoHash = h;
+      else if (app.infoHash !== h && !(app.infoHashes ?? []).includes(h)) {
+        app.infoHashes ??= [];
+        if (app.infoHashes.length < 32) app.infoHashes.push(h);
+      }
+    }
+    if (peerId !== undefined && app.peerId === undefined) {
+      app.peerId = printablePeerId(peerId);
+      const client = clientFromPeerId(peerId);
+      if (client !== undefined) app.client = client;
+    }
+    // Both ends of a peer connection are peers of the swarm; a UDP initiator's port is its
+    // listening port (DHT, uTP), a TCP initiator's port is ephemeral and not remembered.
+    if (via !== 'tracker' && via !== 'udp_tracker' && via !== 'server_name') {
+      this.knownPeers.set(flow.responder, app.infoHash ?? '', this.now);
+      if (flow.proto === 17) this.knownPeers.set(flow.initiator, app.infoHash ?? '', this.now);
+    }
+    return app;
+  }
+
+  /** A name of a BitTorrent vendor's service (weak evidence, as nDPI's host list). */
+  private checkName(flow: Flow, name: string | undefined): void {
+    if (name !== undefined && flow.app?.name !== 'bittorrent' && isBitTorrentServiceName(name)) this.markBitTorrent(flow, 'server_name');
+  }
+
+  private learnPeers(entries: readonly Buffer[], infoHash: string | undefined): void {
+    for (const e of entries) this.knownPeers.set(compactEndpoint(e), infoHash ?? '', this.now);
+  }
+
+  private inspectTcp(flow: Flow, view: PacketView, payload: Buffer, outbound: boolean): void {
+    const state = outbound ? flow.headOutState : flow.headInState;
+    if (state === HEAD_COLLECTING) {
+      const expected = outbound ? flow.nextSeqOut : flow.nextSeqIn;
+      // Retransmissions and out-of-order segments do not extend the head.
+      if (expected < 0 || view.tcpSeq === expected) {
+        const next = (view.tcpSeq + payload.length) >>> 0;
+        if (outbound) flow.nextSeqOut = next;
+        else flow.nextSeqIn = next;
+        this.appendHead(flow, outbound, payload);
+        this.matchHead(flow, outbound);
+      }
+    } else if (flow.app?.name !== 'bittorrent') {
+      // A handshake later in a stream whose start was not captured (a resumed connection).
+      const at = payload.indexOf(HANDSHAKE_PREFIX);
+      if (at >= 0) {
+        const m = matchHandshake(payload.subarray(at));
+        if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : [], m.peerId);
+      }
+    }
+    // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
+    if (flow.headOutState === HEAD_DONE && flow.headInState === HEAD_DONE && flow.app !== undefined) this.stopInspecting(flow);
+  }
+
+  private appendHead(flow: Flow, outbound: boolean, payload: Buffer): void {
+    let head = outbound ? flow.headOut : flow.headIn;
+    const len = outbound ? flow.headOutLen : flow.headInLen;
+    const room = MAX_HEAD - len;
+    if (room <= 0) return;
+    const take = Math.min(room, payload.length);
+    if (head === undefined || head.length < len + take) {
+      const grown = Buffer.allocUnsafe(Math.min(MAX_HEAD, Math.max(256, (len + take) * 2)));
+      if (head !== undefined) head.copy(grown, 0, 0, len);
+      head = grown;
+    }
+    payload.copy(head, len, 0, take);
+    if (outbound) {
+      flow.headOut = head;
+      flow.headOutLen = len + take;
+    } else {
+      flow.headIn = head;
+      flow.headInLen = len + take;
+    }
+  }
+
+  private finishHead(flow: Flow, outbound: boolean): void {
+    if (outbound) {
+      flow.headOutState = HEAD_DONE;
+      flow.headOut = undefined;
+    } else {
+      flow.headInState = HEAD_DONE;
+      flow.headIn = undefined;
+    }
+  }
+
+  private matchHead(flow: Flow, outbound: boolean): void {
+    const buf = outbound ? flow.headOut : flow.headIn;
+    if (buf === undefined) return;
+    const head = buf.subarray(0, outbound ? flow.headOutLen : flow.headInLen);
+    const full = head.length >= MAX_HEAD;
+    let waiting = false;
+
+    const hs = matchHandshake(head);
+    if (typeof hs === 'object') {
+      this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : [], hs.peerId);
+      if (hs.peerId !== undefined) this.finishHead(flow, outbound);
+      return;
+    }
+    if (hs === 'wait') waiting = true;
+
+    if (outbound) {
+      const http = matchHttpRequest(head);
+      if (typeof http === 'object') {
+        this.onHttpRequest(flow, http);
+        // Keep-alive: later requests on the same connection may be announces; restart the head.
+        flow.headOutLen = 0;
+        return;
+      }
+      if (http === 'wait') waiting = true;
+      const tls = matchTlsClientHello(head);
+      if (typeof tls === 'object') {
+        if (flow.app === undefined) flow.app = { name: 'tls' };
+        if (tls.sni) flow.serverName = tls.sni;
+        this.checkName(flow, tls.sni);
+        this.finishHead(flow, outbound);
+        return;
+      }
+      if (tls === 'wait') waiting = true;
+    } else if (flow.app?.name === 'bittorrent' && flow.app.via === 'tracker') {
+      const peers = trackerResponsePeers(head);
+      if (peers.length > 0) {
+        this.learnPeers(peers, flow.app.infoHash);
+        this.finishHead(flow, outbound);
+        return;
+      }
+      waiting = !full;
+    }
+    if (!waiting || full) this.finishHead(flow, outbound);
+  }
+
+  private onHttpRequest(flow: Flow, http: { method: string; target: string; host?: string; userAgent?: string }): void {
+    const host = http.host !== undefined ? hostName(http.host) : undefined;
+    if (host) flow.serverName = host;
+    if (flow.url === undefined) {
+      const authority = http.host ?? flow.dst;
+      flow.url = http.target.startsWith('http://') || http.target.startsWith('https://') ? http.target : `http://${authority}${http.target}`;
+      flow.method = http.method;
+      if (http.userAgent !== undefined) flow.userAgent = http.userAgent;
+    }
+    const tracker = trackerQuery(http.target);
+    if (tracker !== undefined) {
+      const app = this.markBitTorrent(flow, 'tracker', tracker.infoHashes, tracker.peerId);
+      app.tracker = host ?? flow.dst;
+      flow.url = http.target.startsWith('http') ? http.target : `http://${http.host ?? flow.dst}${http.target}`;
+      flow.method = http.method;
+    } else {
+      if (flow.app === undefined) flow.app = { name: 'http' };
+      this.checkName(flow, host);
+    }
+  }
+
+  private inspectUdp(flow: Flow, view: PacketView, payload: Buffer, outbound: boolean): void {
+    const first = payload[0];
+    // DHT (KRPC): a bencoded dictionary.
+    if (first === 0x64) {
+      const krpc = matchKrpc(payload);
+      if (krpc !== undefined) {
+        this.markBitTorrent(flow, 'dht', krpc.infoHashes);
+        if (krpc.peers.length > 0) this.learnPeers(krpc.peers, flow.app?.infoHash);
+        return;
+      }
+      if (looksLikeKrpcPrefix(payload)) {
+        this.markBitTorrent(flow, 'dht');
+        return;
+      }
+    }
+    if (first === 0x42 /* B */) {
+      const lsd = matchLsd(payload);
+      if (lsd !== undefined) {
+        this.markBitTorrent(flow, 'lsd', lsd);
+        return;
+      }
+    }
+    if (outbound) {
+      const tracker = matchUdpTrackerRequest(payload, flow.trackerConnected);
+      if (tracker !== undefined) {
+        flow.trackerConnected = true;
+        if (tracker.kind === 'connect') this.markBitTorrent(flow, 'udp_tracker');
+        else if (tracker.kind === 'announce') this.markBitTorrent(flow, 'udp_tracker', [tracker.infoHash], tracker.peerId);
+        else this.markBitTorrent(flow, 'udp_tracker', tracker.infoHashes);
+        return;
+      }
+    } else if (flow.app?.via === 'udp_tracker') {
+      const peers = udpTrackerAnnouncePeers(payload, flow.v6);
+      if (peers.length > 0) this.learnPeers(peers, flow.app.infoHash);
+      return;
+    }
+    const utp = parseUtp(payload);
+    if (utp !== undefined) {
+      this.onUtp(flow, utp.type, utp.connectionId, outbound);
+      if (flow.app?.name === 'bittorrent' && utp.type === 0) {
+        const m = matchHandshake(payload.subarray(utp.dataOffset));
+        if (typeof m === 'object') this.markBitTorrent(flow, 'utp', m.infoHash ? [m.infoHash] : [], m.peerId);
+      }
+      return;
+    }
+    if (view.srcPort === 53 || view.dstPort === 53 || view.srcPort === 5353 || view.dstPort === 5353 || view.srcPort === 5355 || view.dstPort === 5355) {
+      const dns = parseDns(payload);
+      if (dns !== undefined) {
+        if (flow.app === undefined) flow.app = { name: 'dns' };
+        this.checkName(flow, dns.question);
+        for (const a of dns.answers) {
+          const key = a.address.length === 4 ? a.address.readUInt32BE(0) : a.address.toString('latin1');
+          this.dnsNames.set(key, a.name, this.now);
+        }
+      }
+    }
+  }
+
+  private onUtp(flow: Flow, type: number, connectionId: number, outbound: boolean): void {
+    // BEP 29: the SYN carries the initiator's receive id; the responder sends with that id and
+    // the initiator sends with id + 1. Two ends agreeing on that is the evidence.
+    if (outbound) {
+      if (type === 4) flow.utpSynId = connectionId;
+      else if (flow.utpIdOut < 0) flow.utpIdOut = connectionId;
+    } else if (flow.utpIdIn < 0) flow.utpIdIn = connectionId;
+    const synAnswered = flow.utpSynId >= 0 && flow.utpIdIn === flow.utpSynId;
+    const idsAgree = flow.utpIdOut >= 0 && flow.utpIdIn >= 0 && ((flow.utpIdIn + 1) & 0xffff) === flow.utpIdOut;
+    if (synAnswered || idsAgree) this.markBitTorrent(flow, 'utp');
+  }
+
+  // ---- ending flows ----
+
+  /** Advance packet time without a packet (used by live sources when the link is quiet). */
+  advance(tsMs: number): void {
+    if (tsMs > this.now) this.now = tsMs;
+    if (this.now >= this.nextSweep) this.sweep();
+  }
+
+  private sweep(): void {
+    const now = this.now;
+    this.nextSweep = now + this.sweepEveryMs;
+    const { idleTimeoutMs, activeTimeoutMs, closeLingerMs } = this.options;
+    for (const flow of this.flows.values()) {
+      if (flow.closedAt >= 0 && now - flow.tsEnd >= closeLingerMs) this.end(flow, flow.closeReason);
+      else if (now - flow.tsEnd >= idleTimeoutMs) this.end(flow, 'idle');
+      else if (!flow.restart && now - flow.ts >= activeTimeoutMs) this.emit(flow, 'active');
+    }
+  }
+
+  /** End of input: every flow still tracked becomes a record. */
+  finish(): void {
+    for (const flow of this.flows.values()) this.end(flow, 'end');
+    this.flows.clear();
+  }
+
+  private end(flow: Flow, reason: EndReason): void {
+    this.flows.delete(flow.key);
+    if (flow.closedAt >= 0) this.closedKeys.set(flow.key, true, this.now);
+    this.emit(flow, reason);
+  }
+
+  private emit(flow: Flow, reason: EndReason): void {
+    if (flow.packetsOut + flow.packetsIn === 0) return;
+    const stats = this.stats;
+    stats.ended.set(reason, (stats.ended.get(reason) ?? 0) + 1);
+    let app = flow.app;
+    if (app === undefined || app.name !== 'bittorrent') {
+      // A flow to or from a known swarm peer (MSE/PE-encrypted peer wire, uTP we could not
+      // pin down) that nothing else explains.
+      if (app === undefined || (app.name !== 'http' && app.name !== 'tls' && app.name !== 'dns')) {
+        const known = this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
+        if (known !== undefined) {
+          app = { name: 'bittorrent', via: 'known_peer' };
+          if (known) app.infoHash = known;
+        }
+      }
+    }
+    const record: FlowRecord = {
+      ts: Math.floor(flow.ts),
+      tsEnd: Math.floor(flow.tsEnd),
+      src: flow.src,
+      srcPort: flow.srcPort,
+      dst: flow.dst,
+      dstPort: flow.dstPort,
+      proto: flow.proto,
+      bytesOut: flow.bytesOut,
+      bytesIn: flow.bytesIn,
+      packetsOut: flow.packetsOut,
+      packetsIn: flow.packetsIn,
+      source: { type: 'pcap', id: this.options.sourceId },
+    };
+    if (flow.serverName !== undefined) record.serverName = flow.serverName;
+    if (app !== undefined) record.app = app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app };
+    if (flow.url !== undefined) record.url = flow.url;
+    if (flow.method !== undefined) record.method = flow.method;
+    if (flow.userAgent !== undefined) record.userAgent = flow.userAgent;
+    this.out.push(record);
+    // A partial record: the flow goes on with fresh counters.
+    flow.bytesOut = 0;
+    flow.bytesIn = 0;
+    flow.packetsOut = 0;
+    flow.packetsIn = 0;
+    flow.restart = true;
+  }
+}
+
