@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ScoredIncident } from './score.js';
+
+// Drive the engine only through `egressd replay`, so the evaluation stays decoupled from its internals.
+
+/** The repository root, from the source tree (test/eval) or the build (dist/test/eval). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('cannot find the repository root above test/eval');
+}
+
+export function cliPath(root = repoRoot()): string {
+  return join(root, 'dist', 'src', 'cli', 'main.js');
+}
+
+/** A rules directory for the simulated company: its networks and approvals plus the shipped detection rules. */
+export function prepareRules(target: string, root = repoRoot()): { dir: string; detection: 'shipped' | 'defaults' } {
+  mkdirSync(target, { recursive: true });
+  const own = join(root, 'test', 'eval', 'rules');
+  for (const f of ['networks.yaml', 'approved-sources.yaml']) copyFileSync(join(own, f), join(target, f));
+  const shipped = join(root, 'rules', 'detection.yaml');
+  if (existsSync(shipped)) {
+    copyFileSync(shipped, join(target, 'detection.yaml'));
+    return { dir: target, detection: 'shipped' };
+  }
+  return { dir: target, detection: 'defaults' };
+}
+
+export interface ReplayResult {
+  code: number;
+  seconds: number;
+  incidents: ScoredIncident[];
+  stderr: string;
+  /** Lines of output that were not incidents (kept short, for diagnostics). */
+  unparsed: number;
+}
+
+/**
+ * Parse replay output: one JSON incident per line (or `{change, incident}` changes); the last
+ * line per incident id is its final state.
+ */
+export function parseIncidents(text: string): { incidents: ScoredIncident[]; unparsed: number } {
+  const byId = new Map<string, ScoredIncident>();
+  let unparsed = 0;
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('{')) {
+      if (trimmed) unparsed++;
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      unparsed++;
+      continue;
+    }
+    const obj = value as { incident?: unknown };
+    const inc = (obj.incident ?? obj) as Partial<ScoredIncident>;
+    if (typeof inc.id !== 'string' || typeof inc.kind !== 'string' || !Array.isArray(inc.hosts) || typeof inc.first_seen !== 'string') {
+      unparsed++;
+      continue;
+    }
+    byId.set(inc.id, inc as ScoredIncident);
+  }
+  return { incidents: [...byId.values()], unparsed };
+}
+
+export function replay(options: {
+  files: string[];
+  format: string;
+  rulesDir: string;
+  stateDir: string;
+  outFile: string;
+  cli?: string;
+  timeoutMs?: number;
+}): ReplayResult {
+  mkdirSync(options.stateDir, { recursive: true });
+  const args = [
+    options.cli ?? cliPath(),
+    'replay',
+    '--format',
+    options.format,
+    '--rules',
+    options.rulesDir,
+    '--state-dir',
+    options.stateDir,
+    '--out',
+    options.outFile,
+    ...options.files,
+  ];
+  const started = process.hrtime.bigint();
+  const run = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: options.timeoutMs ?? 600_000,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const text = existsSync(options.outFile) ? readFileSync(options.outFile, 'utf8') : run.stdout ?? '';
+  const parsed = parseIncidents(text);
+  return {
+    code: run.status ?? (run.signal ? 128 : 1),
+    seconds,
+    incidents: parsed.incidents,
+    stderr: (run.stderr ?? '').slice(-4_000) + (run.error ? `\n${run.error.message}` : ''),
+    unparsed: parsed.unparsed,
+  };
+}
