@@ -1,4 +1,4 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommonDeps } from '../../daemon/component.js';
 import { EgressdError, FatalError } from '../../errors.js';
@@ -61,6 +61,7 @@ class JournalSinkImpl implements JournalSink {
   private forceCommit = false;
   private cancelScheduled: (() => void) | undefined;
   private commitDone: Promise<void> = Promise.resolve();
+  private lockPath: string | undefined;
 
   constructor(
     private readonly config: JournalConfig,
@@ -83,6 +84,7 @@ class JournalSinkImpl implements JournalSink {
     this.state = 'starting';
     try {
       await mkdir(join(this.deps.stateDir, JOURNAL_DIR), { recursive: true });
+      this.lockPath = await acquireLock(join(this.deps.stateDir, JOURNAL_DIR, LOCK_FILE));
       const head = await locateHead(this.deps.stateDir).catch((err: unknown) => {
         this.countError('broken');
         throw err;
@@ -132,6 +134,7 @@ class JournalSinkImpl implements JournalSink {
       if (this.state === 'starting') this.state = 'failed';
       await this.handle?.close().catch(() => undefined);
       this.handle = undefined;
+      await this.releaseLock();
       throw err;
     }
   }
@@ -188,6 +191,13 @@ class JournalSinkImpl implements JournalSink {
     await this.commitDone;
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
+    await this.releaseLock();
+  }
+
+  private async releaseLock(): Promise<void> {
+    if (!this.lockPath) return;
+    await unlink(this.lockPath).catch(() => undefined);
+    this.lockPath = undefined;
   }
 
   private notOpen(): Error {
@@ -337,6 +347,41 @@ class JournalSinkImpl implements JournalSink {
 
   private countError(reason: JournalErrorReason): void {
     this.metrics.errors.inc({ reason });
+  }
+}
+
+/** Holds the journal for one writer: two appenders would interleave and break the chain. */
+const LOCK_FILE = 'writer.lock';
+
+async function acquireLock(path: string): Promise<string> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
+      throw new EgressdError('IO', `journal is in use by process ${holder} (${path}); one writer per state directory`);
+    }
+    // Left behind by a writer that died: take it over.
+    await unlink(path).catch(() => undefined);
+  }
+  throw new EgressdError('IO', `journal lock ${path} could not be taken`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -403,6 +404,23 @@ describe('recovery and failures', () => {
     await expect(sink.write([audit(2)])).rejects.toMatchObject({ code: 'JOURNAL_WRITE' });
     await expect(sink.flush()).rejects.toMatchObject({ code: 'JOURNAL_WRITE' });
     await sink.stop();
+  });
+
+  it('allows one writer per journal and takes over the lock of a dead one', async () => {
+    const dir = stateDir();
+    const first = createJournalSink(journalSchema.parse({}), deps(dir));
+    await first.start();
+    const second = createJournalSink(journalSchema.parse({}), deps(dir));
+    await expect(second.start()).rejects.toThrow(/in use by process/);
+    await first.stop();
+    // A lock left by a process that no longer exists (the crash case) is taken over.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(join(dir, 'journal', 'writer.lock'), `${dead}\n`);
+    const third = createJournalSink(journalSchema.parse({}), deps(dir));
+    await third.start();
+    await third.write([audit(1)]);
+    await third.stop();
+    expect(readdirSync(join(dir, 'journal'))).toEqual(['journal-000001.ndjson']);
   });
 
   it('is inert until start and refuses writes after stop', async () => {

@@ -74,10 +74,16 @@ async function crashRound(firstN: number, runMs: number): Promise<Round> {
   return { acked, before: await verifyJournal(state.path) };
 }
 
+function journalFiles(): string[] {
+  return readdirSync(join(state.path, 'journal'))
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort();
+}
+
 function expectPreciseTornTail(result: VerifyResult): void {
   const b = result.broken!;
   expect(b.reason).toBe('truncated_tail');
-  const files = readdirSync(join(state.path, 'journal')).sort();
+  const files = journalFiles();
   expect(b.file).toBe(files.at(-1));
   const bytes = readFileSync(b.path);
   // The torn bytes start right after the last newline and run to the end of the file.
@@ -134,7 +140,7 @@ describe('journal survives SIGKILL during writes', () => {
     const missing = acked.filter((n) => !present.has(n));
     expect(missing).toEqual([]);
     expect(recovered).toBe(tornTails);
-    const files = readdirSync(join(state.path, 'journal'));
+    const files = journalFiles();
     console.info(`journal crash test: ${rounds} rounds, ${acked.length} acknowledged, ${present.size} present, ${tornTails} torn tails cut, ${files.length} files`);
   });
 });
