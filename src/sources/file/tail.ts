@@ -91,9 +91,17 @@ export class TailedFile {
     this.lag = deps.metrics.lag.labels(this.labels);
   }
 
-  /** One polling pass: read what is new, then look for rotation or truncation. */
+  /** One polling pass: notice truncation, read what is new, then look for rotation. */
   async poll(stopping: () => boolean): Promise<void> {
     if (!this.handle && !(await this.openAtPath())) return;
+    // Before reading on: a file cut short or rewritten in place must be read from its start,
+    // not from our old offset into the new content.
+    const size = (await this.handle!.stat()).size;
+    if (size < this.readPos || !(await this.sameHead())) {
+      this.deps.fileMetrics.rotations.inc({ ...this.labels, kind: 'truncate' });
+      this.deps.logger.info({ path: this.path }, 'file truncated or rewritten: reading it again from its start');
+      this.restartAt(0);
+    }
     await this.drain(stopping);
     if (stopping()) return;
 
@@ -106,17 +114,13 @@ export class TailedFile {
       current = undefined;
     }
     if (current && (String(current.ino) !== this.ino || String(current.dev) !== this.dev)) {
+      // The writer may have appended to the old inode until it reopened: read that first.
       await this.drain(stopping);
       if (stopping()) return;
       await this.finishFile();
       this.deps.fileMetrics.rotations.inc({ ...this.labels, kind: 'rename' });
       this.deps.logger.info({ path: this.path }, 'file rotated: reading the new file from its start');
       if (await this.openAtPath()) await this.drain(stopping);
-    } else if (current && (current.size < BigInt(this.readPos) || !(await this.sameHead()))) {
-      this.deps.fileMetrics.rotations.inc({ ...this.labels, kind: 'truncate' });
-      this.deps.logger.info({ path: this.path }, 'file truncated or rewritten: reading it again from its start');
-      this.restartAt(0);
-      await this.drain(stopping);
     }
     await this.checkpoint(false);
   }
@@ -278,6 +282,9 @@ export class TailedFile {
   private async finishFile(): Promise<void> {
     this.splitter.end(this.lines);
     await this.decodeAndPush();
+    // Its end is covered now: a crash before the new file's first checkpoint repeats nothing.
+    this.committed = this.readPos;
+    await this.checkpoint(false);
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
