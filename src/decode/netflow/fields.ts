@@ -108,7 +108,7 @@ export function roleOf(elementId: number, enterprise: number): number {
   return -1;
 }
 
-/** Longest field the collector reads as a number; longer ones are skipped by role. */
+/** Whether a field of this length can carry the role; other lengths are skipped, not misread. */
 export function roleAcceptsLength(role: number, length: number): boolean {
   switch (role) {
     case Role.Src4:
@@ -117,6 +117,25 @@ export function roleAcceptsLength(role: number, length: number): boolean {
     case Role.Src6:
     case Role.Dst6:
       return length === 16;
+    case Role.SrcPort:
+    case Role.DstPort:
+    case Role.UdpSrcPort:
+    case Role.UdpDstPort:
+    case Role.TcpSrcPort:
+    case Role.TcpDstPort:
+      return length === 1 || length === 2;
+    case Role.Proto:
+      return length === 1;
+    case Role.FirstSwitched:
+    case Role.LastSwitched:
+    case Role.StartDeltaMicros:
+    case Role.EndDeltaMicros:
+      return length === 4;
+    case Role.StartMicros:
+    case Role.EndMicros:
+    case Role.StartNanos:
+    case Role.EndNanos:
+      return length === 8;
     default:
       // Reduced-size encoding (RFC 7011 §6.2) allows 1..8 bytes for unsigned numbers.
       return length >= 1 && length <= 8;
