@@ -46,7 +46,10 @@ function mutate(seed: Uint8Array, rnd: () => number): Uint8Array {
   const kind = Math.floor(rnd() * 5);
   if (kind === 0) {
     const flips = 1 + Math.floor(rnd() * 8);
-    for (let i = 0; i < flips; i++) data[Math.floor(rnd() * data.length)] ^= 1 << Math.floor(rnd() * 8);
+    for (let i = 0; i < flips; i++) {
+      const o = Math.floor(rnd() * data.length);
+      data[o] = data[o]! ^ (1 << Math.floor(rnd() * 8));
+    }
     return data;
   }
   if (kind === 1) return data.subarray(0, Math.floor(rnd() * data.length));

@@ -29,7 +29,7 @@ interface Interface {
 
 /** Datagrams of a pcap or pcapng stream, in capture order. */
 export async function* udpDatagrams(
-  input: AsyncIterable<Uint8Array | string>,
+  input: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   onSkip: (reason: FrameSkipReason) => void = () => undefined,
 ): AsyncGenerator<UdpDatagram> {
   let buf: Buffer = Buffer.alloc(0);
