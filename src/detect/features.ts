@@ -125,8 +125,9 @@ export class HostState {
   heavyPeers = 0;
 
   // Long window.
-  ringSlot: Int32Array;
-  ring: Float32Array;
+  /** Allocated when the first medium window closes: one-off hosts never need them. */
+  ringSlot: Int32Array | null = null;
+  ring: Float32Array | null = null;
   block = -1;
   peersCurrent: HyperLogLog;
   peersPrevious: HyperLogLog;
@@ -161,8 +162,6 @@ export class HostState {
     this.mBtPortPeers = new HyperLogLog(Math.min(p, 10));
     this.peersCurrent = new HyperLogLog(p);
     this.peersPrevious = new HyperLogLog(p);
-    this.ringSlot = new Int32Array(ctx.slots).fill(-1);
-    this.ring = new Float32Array(ctx.slots * RING_WIDTH);
   }
 
   /** Roll the medium window and the long-window blocks forward to the record's time. */
@@ -334,6 +333,8 @@ export class HostState {
   /** Close the medium window: push it into the long-window ring and the baseline. */
   closeMedium(next: number, ctx: FeatureContext): void {
     const slot = this.medium % ctx.slots;
+    this.ringSlot ??= new Int32Array(ctx.slots).fill(-1);
+    this.ring ??= new Float32Array(ctx.slots * RING_WIDTH);
     this.ringSlot[slot] = this.medium;
     const row = slot * RING_WIDTH;
     const ring = this.ring;
@@ -384,10 +385,13 @@ export class HostState {
   /** Sum of a ring column over the long window (completed medium windows plus the running one). */
   private ringSum(column: number, current: number, ctx: FeatureContext): number {
     let sum = current;
+    const slots = this.ringSlot;
+    const ring = this.ring;
+    if (!slots || !ring) return sum;
     const oldest = this.medium - ctx.slots;
     for (let s = 0; s < ctx.slots; s++) {
-      const w = this.ringSlot[s]!;
-      if (w > oldest && w < this.medium) sum += this.ring[s * RING_WIDTH + column]!;
+      const w = slots[s]!;
+      if (w > oldest && w < this.medium) sum += ring[s * RING_WIDTH + column]!;
     }
     return sum;
   }
@@ -451,7 +455,7 @@ export class HostState {
 
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
-    let bytes = 700 + this.ring.byteLength + this.ringSlot.byteLength + this.remotes.size * 120 + (this.infoHashes?.size ?? 0) * 100;
+    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.ringSlot?.byteLength ?? 0) + this.remotes.size * 120 + (this.infoHashes?.size ?? 0) * 100;
     for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersPrevious]) bytes += s.byteSize();
     for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsPrevious]) if (s) bytes += s.byteSize();
     return bytes;

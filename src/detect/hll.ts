@@ -29,7 +29,8 @@ export class HyperLogLog {
   readonly precision: number;
   private readonly m: number;
   /** Sparse mode: exact set of hashes (0 marks an empty slot; hash 0 is stored as 1). */
-  private sparse: Uint32Array | null = new Uint32Array(8);
+  /** Allocated on first use: most sketches of idle hosts stay empty. */
+  private sparse: Uint32Array | null = null;
   private sparseCount = 0;
   private dense: Uint8Array | null = null;
 
@@ -46,7 +47,7 @@ export class HyperLogLog {
       return;
     }
     const h = hash >>> 0 || 1;
-    let table = this.sparse!;
+    let table = (this.sparse ??= new Uint32Array(8));
     let mask = table.length - 1;
     let i = mix32(h) & mask;
     for (;;) {
@@ -90,11 +91,11 @@ export class HyperLogLog {
   }
 
   private toDense(): void {
-    const table = this.sparse!;
+    const table = this.sparse;
     this.dense = new Uint8Array(this.m);
     this.sparse = null;
     this.sparseCount = 0;
-    for (const v of table) if (v !== 0) this.addDense(v);
+    if (table) for (const v of table) if (v !== 0) this.addDense(v);
   }
 
   /** Estimated number of distinct values (exact while sparse). */
@@ -120,7 +121,7 @@ export class HyperLogLog {
       for (let i = 0; i < mine.length; i++) if (theirs[i]! > mine[i]!) mine[i] = theirs[i]!;
       return;
     }
-    for (const v of other.sparse!) if (v !== 0) this.addHash(v);
+    if (other.sparse) for (const v of other.sparse) if (v !== 0) this.addHash(v);
   }
 
   clone(): HyperLogLog {
@@ -131,7 +132,7 @@ export class HyperLogLog {
 
   clear(): void {
     this.dense = null;
-    if (this.sparseCount > 0 || this.sparse!.length > 8) this.sparse = new Uint32Array(8);
+    if (this.sparse !== null && (this.sparseCount > 0 || this.sparse.length > 8)) this.sparse = null;
     this.sparseCount = 0;
   }
 
@@ -141,7 +142,7 @@ export class HyperLogLog {
 
   /** Approximate heap bytes held. */
   byteSize(): number {
-    return 48 + (this.dense ? this.dense.length : this.sparse!.length * 4);
+    return 48 + (this.dense ? this.dense.length : (this.sparse?.length ?? 0) * 4);
   }
 
   /** Compact, JSON-safe form for the state snapshot. */
@@ -149,7 +150,7 @@ export class HyperLogLog {
     if (this.dense) return { p: this.precision, d: Buffer.from(this.dense.buffer, this.dense.byteOffset, this.dense.length).toString('base64') };
     const values = new Uint32Array(this.sparseCount);
     let n = 0;
-    for (const v of this.sparse!) if (v !== 0) values[n++] = v;
+    if (this.sparse) for (const v of this.sparse) if (v !== 0) values[n++] = v;
     return { p: this.precision, s: Buffer.from(values.buffer).toString('base64') };
   }
 

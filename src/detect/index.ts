@@ -157,7 +157,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const ctx = this.ctx;
     let state = this.hosts.get(hostName);
     if (!state) {
-      if (this.hosts.size >= this.deps.config.max_hosts) this.evictOldest();
+      if (this.hosts.size >= this.deps.config.max_hosts) this.evictLeastRecent();
       state = new HostState(hostName, ctx);
       this.hosts.set(hostName, state);
     }
@@ -169,9 +169,6 @@ class Engine implements DetectionEngine, EngineIntrospection {
     if (state.short < 0) {
       state.short = short;
       this.dirty.add(state);
-      // Least recently active hosts sit at the front of the map: eviction takes them first.
-      this.hosts.delete(hostName);
-      this.hosts.set(hostName, state);
     }
     const approval = rec.approval;
     const approved = approval !== null && approval !== undefined && !approval.expired;
@@ -338,22 +335,23 @@ class Engine implements DetectionEngine, EngineIntrospection {
     this.population = values.length >= minHosts ? { median: median(values), mad: medianAbsoluteDeviation(values), hosts: values.length } : null;
     const idleBefore = this.watermark - this.deps.config.host_idle_ttl;
     for (const [name, state] of this.hosts) {
-      // Map order is least recently active first: stop at the first host still active.
-      if (state.lastSeen >= idleBefore) break;
-      if (state.short >= 0) continue;
+      if (state.lastSeen >= idleBefore || state.short >= 0) continue;
       this.hosts.delete(name);
       this.metrics.evicted.inc({ reason: 'idle' });
     }
     this.objects.expire(this.watermark);
   }
 
-  private evictOldest(): void {
-    for (const [name, state] of this.hosts) {
-      this.hosts.delete(name);
+  /** At capacity: drop the least recently active tenth at once (amortised, no per-record LRU upkeep). */
+  private evictLeastRecent(): void {
+    const states = [...this.hosts.values()].sort((a, b) => a.lastSeen - b.lastSeen || (a.host < b.host ? -1 : 1));
+    const drop = Math.max(1, Math.floor(states.length / 10));
+    for (let i = 0; i < drop; i++) {
+      const state = states[i]!;
+      this.hosts.delete(state.host);
       this.dirty.delete(state);
-      this.metrics.evicted.inc({ reason: 'capacity' });
-      return;
     }
+    this.metrics.evicted.inc({ reason: 'capacity' }, drop);
   }
 
   private relinkSwarm(state: HostState): void {

@@ -119,8 +119,8 @@ export function decodeHost(json: unknown, ctx: FeatureContext): HostState | unde
   const fields = decode(json) as Record<string, unknown>;
   if (typeof fields.host !== 'string') return undefined;
   const state = new HostState(fields.host, ctx);
-  const ringSlot = fields.ringSlot as Int32Array | undefined;
-  if (!ringSlot || ringSlot.length !== state.ringSlot.length) return undefined;
+  const ringSlot = fields.ringSlot as Int32Array | null;
+  if (ringSlot && ringSlot.length !== ctx.slots) return undefined;
   Object.assign(state, fields);
   return state;
 }
