@@ -35,7 +35,11 @@ export function prepareRules(target: string, root = repoRoot()): { dir: string; 
 
 export interface ReplayResult {
   code: number;
+  /** Wall-clock seconds. */
   seconds: number;
+  /** User + system CPU seconds and peak RSS of the replay process, when GNU time is installed. */
+  cpuSeconds?: number;
+  peakRssMiB?: number;
   incidents: ScoredIncident[];
   stderr: string;
   /** Lines of output that were not incidents (kept short, for diagnostics). */
@@ -73,6 +77,9 @@ export function parseIncidents(text: string): { incidents: ScoredIncident[]; unp
   return { incidents: [...byId.values()], unparsed };
 }
 
+const GNU_TIME = '/usr/bin/time';
+const TIME_MARK = 'EGRESSD_EVAL_RUSAGE';
+
 export function replay(options: {
   files: string[];
   format: string;
@@ -96,8 +103,12 @@ export function replay(options: {
     options.outFile,
     ...options.files,
   ];
+  // GNU time reports the replay's own CPU time: wall time on a shared machine says little.
+  const timed = existsSync(GNU_TIME);
+  const command = timed ? GNU_TIME : process.execPath;
+  const commandArgs = timed ? ['-f', `${TIME_MARK} %U %S %M`, process.execPath, ...args] : args;
   const started = process.hrtime.bigint();
-  const run = spawnSync(process.execPath, args, {
+  const run = spawnSync(command, commandArgs, {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
     timeout: options.timeoutMs ?? 600_000,
@@ -105,11 +116,20 @@ export function replay(options: {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const text = existsSync(options.outFile) ? readFileSync(options.outFile, 'utf8') : run.stdout ?? '';
   const parsed = parseIncidents(text);
+  let stderr = run.stderr ?? '';
+  let cpu: { cpuSeconds?: number; peakRssMiB?: number } = {};
+  const mark = stderr.lastIndexOf(TIME_MARK);
+  if (timed && mark >= 0) {
+    const [user, system, rssKiB] = stderr.slice(mark + TIME_MARK.length).trim().split(/\s+/).map(Number);
+    cpu = { cpuSeconds: (user ?? 0) + (system ?? 0), peakRssMiB: Math.round((rssKiB ?? 0) / 1024) };
+    stderr = stderr.slice(0, mark);
+  }
   return {
     code: run.status ?? (run.signal ? 128 : 1),
     seconds,
+    ...cpu,
     incidents: parsed.incidents,
-    stderr: (run.stderr ?? '').slice(-4_000) + (run.error ? `\n${run.error.message}` : ''),
+    stderr: stderr.slice(-4_000) + (run.error ? `\n${run.error.message}` : ''),
     unparsed: parsed.unparsed,
   };
 }

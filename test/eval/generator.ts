@@ -776,7 +776,7 @@ function scraper(b: CorpusBuilder, host: SimHost, rng: Prng, site: Service, star
 
 /** Slow and steady: a fetch every ~30 s, most hours of the day, a different small site each time. */
 function slowCrawler(b: CorpusBuilder, host: SimHost, rng: Prng, start: number, end: number): { first: number; last: number; fetches: number } {
-  const period = rng.range(25_000, 40_000);
+  const period = rng.range(10_000, 35_000);
   let first = Infinity;
   let last = -Infinity;
   let fetches = 0;

@@ -161,7 +161,9 @@ function main(): number {
     console.log('');
     console.log(
       scoreTable(
-        `== ${format}: ${records} lines, replay ${r.seconds.toFixed(1)} s (${Math.round(records / Math.max(r.seconds, 0.001))} lines/s), exit ${r.code}`,
+        `== ${format}: ${records} lines, replay ${r.seconds.toFixed(1)} s wall` +
+          (r.cpuSeconds !== undefined ? `, ${r.cpuSeconds.toFixed(1)} s CPU (${Math.round(records / Math.max(r.cpuSeconds, 0.001))} lines per CPU-second), peak RSS ${r.peakRssMiB} MiB` : '') +
+          `, exit ${r.code}`,
         [
           { name: 'egressd', score: engine, bar },
           { name: 'naive', score: naive },
@@ -178,6 +180,8 @@ function main(): number {
     (summary.formats as Record<string, unknown>)[format] = {
       lines: records,
       replay_seconds: Math.round(r.seconds * 10) / 10,
+      replay_cpu_seconds: r.cpuSeconds === undefined ? null : Math.round(r.cpuSeconds * 10) / 10,
+      replay_peak_rss_mib: r.peakRssMiB ?? null,
       replay_exit: r.code,
       egressd: scoreSummary(engine),
       quality_bar: bar,
