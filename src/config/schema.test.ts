@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -89,5 +90,33 @@ describe('rules', () => {
     expect(loadRules(dir).digests.approved).toBe('absent');
     writeFileSync(join(dir, 'approved-sources.yaml'), 'sources:\n  - name: x\n    owner: y\n    match:\n      cidrs: [10.0.0.0/33]\n');
     expect(() => loadRules(dir)).toThrow(/sources\[0\]\.match\.cidrs\[0\].*"10\.0\.0\.0\/33"/);
+  });
+});
+
+describe('deploy/egressd.yaml', () => {
+  const example = loadConfig(join(import.meta.dirname, '..', '..', 'deploy', 'egressd.yaml'));
+  const raw = parseYaml(readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'egressd.yaml'), 'utf8')) as Record<string, unknown>;
+
+  function leafPaths(value: unknown, prefix = ''): string[] {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return [prefix];
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  }
+
+  it('documents every top-level and component option', () => {
+    const defaults = configSchema.parse({});
+    const written = new Set(leafPaths(raw));
+    const missing = leafPaths({ ...defaults, sources: undefined }).filter((p) => p !== 'sources' && !written.has(p));
+    expect(missing).toEqual([]);
+  });
+
+  it('shows every source type with every option', () => {
+    const rawSources = raw.sources as Record<string, unknown>[];
+    for (const source of example.sources) {
+      const documented = new Set(rawSources.filter((s) => s.type === source.type).flatMap((s) => leafPaths(s)));
+      const optional = ['id'];
+      const missing = leafPaths(source).filter((p) => !documented.has(p) && !optional.includes(p));
+      expect(missing, source.type).toEqual([]);
+    }
+    expect(new Set(example.sources.map((s) => s.type))).toEqual(new Set(['netflow', 'file', 'syslog', 'pcap']));
   });
 });
