@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { SwarmIndex, sourceKey, type SwarmContext, type SwarmRule } from './swarm.js';
+
+const T0 = Date.UTC(2026, 5, 11, 9);
+const HOUR = 3_600_000;
+const rule: SwarmRule = {
+  id: 'swarm.correlation',
+  rev: 1,
+  min_score: 20,
+  min_hosts: 2,
+  min_bytes_per_host: 100,
+  min_shared_objects: 3,
+  source_requires_incident: true,
+  signals: { hosts: { threshold: 2, saturate: 50, weight: 0.6 }, bytes_in: { threshold: 1, saturate: 1e12, weight: 0.2 }, shared_keys: { threshold: 1, saturate: 100, weight: 0.2 } },
+};
+
+function context(withIncident: Set<string>): SwarmContext {
+  return {
+    longMs: 24 * HOUR,
+    hasAcquisitionIncident: (h) => withIncident.has(h),
+    usersOf: (h) => (h === '10.0.0.1' ? ['alice'] : []),
+    score: (f) => ({ score: Math.min(100, f.hosts! * 20), signals: [{ name: 'hosts', value: f.hosts!, threshold: 2, weight: 0.6 }], rule: 'swarm.correlation@1' }),
+  };
+}
+
+describe('swarm index', () => {
+  it('groups hosts by info hash within the long window', () => {
+    const s = new SwarmIndex(100);
+    s.noteInfoHash('aa'.repeat(20), '10.0.0.2', T0, 10);
+    s.noteInfoHash('aa'.repeat(20), '10.0.0.1', T0 + HOUR, 10);
+    s.noteInfoHash('bb'.repeat(20), '10.0.0.3', T0, 10);
+    const found = s.evaluate(T0 + 2 * HOUR, rule, context(new Set()));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.key).toBe(`ih:${'aa'.repeat(20)}`);
+    expect(found[0]!.hosts).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(found[0]!.users).toEqual(['alice']);
+    // A day later the first host has aged out: no swarm any more.
+    expect(s.evaluate(T0 + 24 * HOUR + HOUR / 2, rule, context(new Set()))).toEqual([]);
+  });
+
+  it('counts a shared source only for hosts that pulled enough and have an incident of their own', () => {
+    const s = new SwarmIndex(100);
+    for (const h of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) s.sourceMember('example.org', h, T0).bytes += 500;
+    expect(s.evaluate(T0, rule, context(new Set(['10.0.0.1'])))).toEqual([]);
+    const found = s.evaluate(T0, rule, context(new Set(['10.0.0.1', '10.0.0.3'])));
+    expect(found[0]!.hosts).toEqual(['10.0.0.1', '10.0.0.3']);
+    expect(found[0]!.remotes).toEqual([{ label: 'example.org', bytes: 1000 }]);
+    const shared = new SwarmIndex(100);
+    for (let i = 0; i < 3; i++) shared.noteSharedObject('media.example', ['10.0.0.5', '10.0.0.6'], T0 + i);
+    expect(shared.evaluate(T0 + 10, { ...rule, source_requires_incident: false }, context(new Set()))[0]!.hosts).toEqual(['10.0.0.5', '10.0.0.6']);
+  });
+
+  it('stays bounded and names sources by registrable domain', () => {
+    const s = new SwarmIndex(10);
+    for (let i = 0; i < 100; i++) s.noteInfoHash(String(i).padStart(40, '0'), '10.0.0.1', T0, 1);
+    expect(s.size).toBe(10);
+    expect(sourceKey('cdn7.files.example.co.uk')).toBe('example.co.uk');
+    expect(sourceKey('a.b.example.com')).toBe('example.com');
+    expect(sourceKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(sourceKey('2001:db8::1')).toBe('2001:db8::1');
+  });
+});
