@@ -10,7 +10,7 @@ import { Daemon, sha256 } from '../daemon/index.js';
 import { VERSION } from '../daemon/version.js';
 import { EgressdError, isEgressdError } from '../errors.js';
 import type { Incident } from '../incidents/types.js';
-import { verifyJournal } from '../sinks/journal/index.js';
+import { describeBroken, verifyJournal } from '../sinks/journal/index.js';
 import { detectFileFormat, FORMAT_NAMES } from '../sources/formats.js';
 import type { FormatName } from '../sources/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -189,12 +189,15 @@ async function verifyCommand(opts: GlobalOptions): Promise<number> {
   const config = load(opts);
   const result = await verifyJournal(config.state_dir);
   if (result.ok) {
-    process.stdout.write(`journal ok: ${result.entries} entries in ${result.files} file(s) under ${config.state_dir}\n`);
+    process.stdout.write(
+      `journal ok: ${result.entries} entries in ${result.files} file(s) under ${config.state_dir}\n` +
+        `head: seq ${result.head.seq} sha256 ${result.head.hash}\n`,
+    );
     return EXIT_OK;
   }
   const b = result.broken;
   process.stdout.write(
-    `journal BROKEN: ${b ? `${b.file} line ${b.line}: ${b.reason}` : 'unknown reason'} (${result.entries} entries verified before it)\n`,
+    `journal BROKEN: ${b ? describeBroken(b) : 'unknown reason'} (${result.entries} entries verified before it)\n`,
   );
   return EXIT_RUNTIME;
 }

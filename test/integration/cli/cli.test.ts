@@ -158,3 +158,24 @@ describe('egressd CLI', () => {
     expect(r.stderr.length).toBeGreaterThan(0);
   });
 });
+
+describe('egressd verify', () => {
+  it('names the first broken entry after tampering and exits 1', async () => {
+    const log = join(dir.path, 'verify.log');
+    await writeZeekCorpus(log, { lines: 50, hosts: 2 });
+    const stateDir = join(dir.path, 'verify-state');
+    expect(runCli(['replay', '--rules', RULES, '--state-dir', stateDir, log]).code).toBe(0);
+    expect(runCli(['replay', '--rules', RULES, '--state-dir', stateDir, log]).code).toBe(0);
+    const journalDir = join(stateDir, 'journal');
+    const file = readdirSync(journalDir).filter((f) => f.endsWith('.ndjson')).sort()[0]!;
+    const lines = readFileSync(join(journalDir, file), 'utf8').split('\n');
+    expect(lines.length).toBeGreaterThan(4);
+    // Rewrite the third entry's action: its own hash no longer matches.
+    lines[2] = lines[2]!.replace(/"action":"[a-z_]+"/, '"action":"forged"');
+    writeFileSync(join(journalDir, file), lines.join('\n'));
+    const r = runCli(['verify', '--state-dir', stateDir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${file} line 3`);
+    expect(r.stdout).toMatch(/BROKEN/);
+  });
+});
