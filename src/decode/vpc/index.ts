@@ -104,7 +104,26 @@ class VpcDecoder implements LineDecoder {
   decodeLine(line: string, out: FlowRecord[]): void {
     const first = line.charCodeAt(0);
     if (!(first >= 48 && first <= 57) && this.tryHeader(line)) return;
-    const count = this.split(line);
+    const bytes = Buffer.from(line, 'utf8');
+    this.decodeFields(bytes, 0, bytes.length, out);
+  }
+
+  /**
+   * The hot path: decode `buf[start, end)` without making a string of the line. Only the two
+   * addresses become strings, fresh ones (a slice of a big chunk would keep the chunk alive).
+   */
+  decodeBytes(buf: Buffer, start: number, end: number, out: FlowRecord[]): void {
+    const first = buf[start]!;
+    if (!(first >= 48 && first <= 57)) {
+      // A header line, or a custom format led by a text field: rare, take the text path.
+      this.decodeLine(buf.toString('utf8', start, end), out);
+      return;
+    }
+    this.decodeFields(buf, start, end, out);
+  }
+
+  private decodeFields(buf: Buffer, lineStart: number, lineEnd: number, out: FlowRecord[]): void {
+    const count = this.split(buf, lineStart, lineEnd);
     this.count = count;
     if (count === 0) return;
     const layout = this.layout;
@@ -118,32 +137,33 @@ class VpcDecoder implements LineDecoder {
     const status = layout.logStatus;
     if (status >= 0) {
       const s = starts[status]!;
-      const c = line.charCodeAt(s);
-      if (c === 78 /* N */ && line.startsWith('NODATA', s)) throw new DecodeError('nodata');
-      if (c === 83 /* S */ && line.startsWith('SKIPDATA', s)) throw new DecodeError('skipdata');
+      const e = ends[status]!;
+      const c = buf[s];
+      if (c === 78 /* N */ && bytesAre(buf, s, e, NODATA)) throw new DecodeError('nodata');
+      if (c === 83 /* S */ && bytesAre(buf, s, e, SKIPDATA)) throw new DecodeError('skipdata');
     }
     if (layout.action >= 0) {
       const s = starts[layout.action]!;
-      if (line.charCodeAt(s) === 82 /* R */ && line.startsWith('REJECT', s)) throw new DecodeError('rejected');
+      if (buf[s] === 82 /* R */ && bytesAre(buf, s, ends[layout.action]!, REJECT)) throw new DecodeError('rejected');
     }
 
     if (layout.start < 0) throw new DecodeError('no_timestamp');
-    const start = numberAt(line, starts[layout.start]!, ends[layout.start]!);
+    const start = numberAt(buf, starts[layout.start]!, ends[layout.start]!);
     if (start === -2) throw new DecodeError('no_timestamp');
     if (start < 0) throw new DecodeError('bad_timestamp');
     let end = start;
     if (layout.end >= 0) {
-      end = numberAt(line, starts[layout.end]!, ends[layout.end]!);
+      end = numberAt(buf, starts[layout.end]!, ends[layout.end]!);
       if (end === -2) end = start;
       else if (end < 0) throw new DecodeError('bad_timestamp');
     }
 
-    const src = this.address(line, layout.pktSrcaddr, layout.srcaddr);
-    const dst = this.address(line, layout.pktDstaddr, layout.dstaddr);
-    const proto = this.optionalNumber(line, layout.protocol, 'bad_proto');
+    const src = this.address(buf, layout.pktSrcaddr, layout.srcaddr);
+    const dst = this.address(buf, layout.pktDstaddr, layout.dstaddr);
+    const proto = this.optionalNumber(buf, layout.protocol, 'bad_proto');
     if (proto > 255) throw new DecodeError('bad_proto');
-    const srcPort = this.optionalNumber(line, layout.srcport, 'bad_port');
-    const dstPort = this.optionalNumber(line, layout.dstport, 'bad_port');
+    const srcPort = this.optionalNumber(buf, layout.srcport, 'bad_port');
+    const dstPort = this.optionalNumber(buf, layout.dstport, 'bad_port');
     if (srcPort > 65535 || dstPort > 65535) throw new DecodeError('bad_port');
 
     out.push({
@@ -155,36 +175,35 @@ class VpcDecoder implements LineDecoder {
       dstPort,
       proto,
       // One direction per line: the enricher orients it around the internal host.
-      bytesOut: this.optionalNumber(line, layout.bytes, 'bad_number'),
+      bytesOut: this.optionalNumber(buf, layout.bytes, 'bad_number'),
       bytesIn: 0,
-      packetsOut: this.optionalNumber(line, layout.packets, 'bad_number'),
+      packetsOut: this.optionalNumber(buf, layout.packets, 'bad_number'),
       packetsIn: 0,
       source: this.source,
     });
   }
 
   /** Field boundaries into `starts`/`ends`; runs of blanks count as one separator. */
-  private split(line: string): number {
+  private split(buf: Buffer, from: number, to: number): number {
     const starts = this.starts;
     const ends = this.ends;
-    const n = line.length;
     let count = 0;
-    let i = 0;
+    let i = from;
     for (;;) {
-      while (i < n) {
-        const c = line.charCodeAt(i);
+      while (i < to) {
+        const c = buf[i];
         if (c !== 32 && c !== 9) break;
         i++;
       }
-      if (i >= n) return count;
+      if (i >= to) return count;
       if (count === MAX_FIELDS) throw new DecodeError('field_count', 'too many fields');
       starts[count] = i;
-      let j = line.indexOf(' ', i);
-      if (j < 0) j = n;
-      const tab = line.indexOf('\t', i);
-      if (tab >= 0 && tab < j) j = tab;
-      ends[count++] = j;
-      i = j;
+      while (i < to) {
+        const c = buf[i];
+        if (c === 32 || c === 9) break;
+        i++;
+      }
+      ends[count++] = i;
     }
   }
 
@@ -201,48 +220,65 @@ class VpcDecoder implements LineDecoder {
   }
 
   /** The packet-level address when the format has it (NAT gateways, ENIs of other resources). */
-  private address(line: string, preferred: number, fallback: number): string {
+  private address(buf: Buffer, preferred: number, fallback: number): string {
     let index = -1;
-    if (preferred >= 0 && preferred < this.count && !isDash(line, this.starts[preferred]!, this.ends[preferred]!)) index = preferred;
+    if (preferred >= 0 && preferred < this.count && !isDash(buf, this.starts[preferred]!, this.ends[preferred]!)) index = preferred;
     else if (fallback >= 0) index = fallback;
     if (index < 0) throw new DecodeError('missing_field', 'no address');
     const s = this.starts[index]!;
     const e = this.ends[index]!;
-    if (isDash(line, s, e)) throw new DecodeError('missing_field', 'address is -');
-    const text = line.slice(s, e);
+    if (isDash(buf, s, e)) throw new DecodeError('missing_field', 'address is -');
+    if (e - s > 45) throw new DecodeError('bad_address');
+    const text = buf.toString('latin1', s, e);
     if (parseIPv4(text) >= 0) return text;
     if (text.includes(':') && parseIPv6(text) !== undefined) return text;
     throw new DecodeError('bad_address');
   }
 
   /** A count field; 0 when the format lacks it or it is `-`. */
-  private optionalNumber(line: string, index: number, reason: string): number {
+  private optionalNumber(buf: Buffer, index: number, reason: string): number {
     if (index < 0 || index >= this.count) return 0;
-    const n = numberAt(line, this.starts[index]!, this.ends[index]!);
+    const n = numberAt(buf, this.starts[index]!, this.ends[index]!);
     if (n === -2) return 0;
     if (n < 0) throw new DecodeError(reason);
     return n;
   }
 }
 
-function isDash(line: string, s: number, e: number): boolean {
-  return e - s === 1 && line.charCodeAt(s) === DASH;
+const NODATA = Buffer.from('NODATA');
+const SKIPDATA = Buffer.from('SKIPDATA');
+const REJECT = Buffer.from('REJECT');
+
+function bytesAre(buf: Buffer, s: number, e: number, word: Buffer): boolean {
+  if (e - s !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (buf[s + i] !== word[i]) return false;
+  return true;
 }
 
-/** A non-negative decimal in line[s, e); -2 for `-`, -1 when not a number. */
-function numberAt(line: string, s: number, e: number): number {
-  if (e - s === 1 && line.charCodeAt(s) === DASH) return -2;
+function isDash(buf: Buffer, s: number, e: number): boolean {
+  return e - s === 1 && buf[s] === DASH;
+}
+
+/** A non-negative decimal in buf[s, e); -2 for `-`, -1 when not a number. */
+function numberAt(buf: Buffer, s: number, e: number): number {
+  if (e - s === 1 && buf[s] === DASH) return -2;
   if (e <= s || e - s > 16) return -1;
   let n = 0;
   for (let i = s; i < e; i++) {
-    const c = line.charCodeAt(i) - 48;
+    const c = buf[i]! - 48;
     if (c < 0 || c > 9) return -1;
     n = n * 10 + c;
   }
   return n;
 }
 
+/** A line decoder that can also read a line straight from the bytes of a chunk. */
+export interface ByteLineDecoder extends LineDecoder {
+  readonly format: string;
+  decodeBytes(buf: Buffer, start: number, end: number, out: FlowRecord[]): void;
+}
+
 /** AWS VPC Flow Logs: default v2 format, or the field order of a header line. */
-export function createVpcDecoder(sourceId: string): LineDecoder & { readonly format: string } {
+export function createVpcDecoder(sourceId: string): ByteLineDecoder {
   return new VpcDecoder(sourceId);
 }

@@ -8,6 +8,15 @@ import type { SourceMetrics } from '../../telemetry/metrics.js';
 /** Records per pushed batch: large enough to amortise the push, small enough to bound memory. */
 export const BATCH_SIZE = 1024;
 
+/** A decoder that can read a line straight from the bytes of a chunk (no string per line). */
+export interface ByteLineDecoder extends LineDecoder {
+  decodeBytes(buf: Buffer, start: number, end: number, out: FlowRecord[]): void;
+}
+
+export function readsBytes(decoder: LineDecoder): decoder is ByteLineDecoder {
+  return typeof (decoder as Partial<ByteLineDecoder>).decodeBytes === 'function';
+}
+
 /** A decoder's name for metric labels, when it says (`zeek`, `vpc`, `squid`). */
 export function decoderFormat(decoder: LineDecoder, fallback = 'lines'): string {
   const format = (decoder as { format?: unknown }).format;
@@ -57,6 +66,19 @@ export class LineBatcher {
   decode(line: string): void {
     try {
       this.decoder.decodeLine(line, this.batch);
+    } catch (err) {
+      if (err instanceof DecodeError) this.countError(err.reason);
+      else {
+        this.countError('decoder_exception');
+        this.rateLimited.warn(`${this.format}:decoder_exception`, { err, source: this.format, id: this.id }, 'decoder threw on a line');
+      }
+    }
+  }
+
+  /** The byte form; only for a decoder for which `readsBytes` holds. */
+  decodeBytes(buf: Buffer, start: number, end: number): void {
+    try {
+      (this.decoder as ByteLineDecoder).decodeBytes(buf, start, end, this.batch);
     } catch (err) {
       if (err instanceof DecodeError) this.countError(err.reason);
       else {

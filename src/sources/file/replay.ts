@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { LineDecoder } from '../../decode/types.js';
 import type { ReplayContext } from '../types.js';
-import { LineBatcher, decoderFormat } from './batcher.js';
-import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './lines.js';
+import { LineBatcher, decoderFormat, readsBytes } from './batcher.js';
+import { DEFAULT_MAX_LINE_BYTES, LineRanges, LineSplitter } from './lines.js';
 
 export interface ReplayLinesOptions {
   /** Metric label `source`; defaults to the decoder's own `format`. */
@@ -26,10 +26,24 @@ export async function replayLines(
   const batcher = new LineBatcher(decoder, ctx.metrics, format, ctx.sourceId, ctx.logger);
   const splitter = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
   const signal = ctx.signal;
+  const byteMode = readsBytes(decoder);
   const lines: string[] = [];
+  const ranges = new LineRanges();
 
+  const feed = (chunk: Buffer) => (byteMode ? splitter.feedRanges(chunk, ranges) : splitter.feed(chunk, lines));
+  const end = () => (byteMode ? splitter.endRanges(ranges) : splitter.end(lines));
   const decodeLines = async (): Promise<void> => {
     batcher.countError('line_too_long', splitter.takeTooLong());
+    if (byteMode) {
+      if (ranges.joined) batcher.decodeBytes(ranges.joined, 0, ranges.joined.length);
+      const { buf, starts, ends, count } = ranges;
+      for (let i = 0; i < count; i++) {
+        batcher.decodeBytes(buf, starts[i]!, ends[i]!);
+        if (batcher.full) await ctx.out.push(batcher.take());
+      }
+      ranges.clear(buf);
+      return;
+    }
     for (let i = 0; i < lines.length; i++) {
       batcher.decode(lines[i]!);
       if (batcher.full) await ctx.out.push(batcher.take());
@@ -49,7 +63,7 @@ export async function replayLines(
       for await (const chunk of input) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
         batcher.countBytes(bytes.length);
-        splitter.feed(bytes, lines);
+        feed(bytes);
         await decodeLines();
         if (aborted) break;
       }
@@ -57,7 +71,7 @@ export async function replayLines(
       // Destroying the input on abort ends the iteration with an error: that is the stop.
       if (!aborted) throw err;
     }
-    if (!aborted) splitter.end(lines);
+    if (!aborted) end();
     await decodeLines();
     if (batcher.batch.length > 0) await ctx.out.push(batcher.take());
   } finally {

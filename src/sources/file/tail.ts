@@ -6,9 +6,9 @@ import type { AuditEvent } from '../../sinks/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { SourceMetrics } from '../../telemetry/metrics.js';
 import type { RecordBatchSink } from '../types.js';
-import { LineBatcher } from './batcher.js';
+import { LineBatcher, readsBytes } from './batcher.js';
 import { HEAD_BYTES, headHash, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './lines.js';
+import { DEFAULT_MAX_LINE_BYTES, LineRanges, LineSplitter } from './lines.js';
 import type { FileSourceMetrics } from './metrics.js';
 
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -69,6 +69,9 @@ export class TailedFile {
   private readonly splitter: LineSplitter;
   private readonly batcher: LineBatcher;
   private readonly lines: string[] = [];
+  private readonly ranges = new LineRanges();
+  /** The decoder reads bytes: no string per line. */
+  private readonly byteMode: boolean;
   private readonly readBuffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   private written: { ino: string; offset: number } | undefined;
   /** Start of the current file as last checkpointed, to notice it being rewritten in place. */
@@ -85,7 +88,9 @@ export class TailedFile {
     private readonly deps: TailDeps,
   ) {
     this.splitter = new LineSplitter(deps.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-    this.batcher = new LineBatcher(deps.newDecoder(), deps.metrics, deps.format, deps.id, deps.logger);
+    const decoder = deps.newDecoder();
+    this.byteMode = readsBytes(decoder);
+    this.batcher = new LineBatcher(decoder, deps.metrics, deps.format, deps.id, deps.logger);
     this.now = deps.now ?? Date.now;
     this.labels = { source: deps.format, id: deps.id };
     this.lag = deps.metrics.lag.labels(this.labels);
@@ -270,7 +275,9 @@ export class TailedFile {
       if (bytesRead === 0) return;
       this.readPos += bytesRead;
       this.batcher.countBytes(bytesRead);
-      this.splitter.feed(this.readBuffer.subarray(0, bytesRead), this.lines);
+      const chunk = this.readBuffer.subarray(0, bytesRead);
+      if (this.byteMode) this.splitter.feedRanges(chunk, this.ranges);
+      else this.splitter.feed(chunk, this.lines);
       await this.decodeAndPush();
       this.committed = this.readPos - this.splitter.pendingBytes;
       if (this.now() - this.lastCheckpointAt >= CHECKPOINT_INTERVAL_MS) await this.checkpoint(false);
@@ -280,7 +287,8 @@ export class TailedFile {
 
   /** The old file is done (rotated): its last line may lack a newline. */
   private async finishFile(): Promise<void> {
-    this.splitter.end(this.lines);
+    if (this.byteMode) this.splitter.endRanges(this.ranges);
+    else this.splitter.end(this.lines);
     await this.decodeAndPush();
     // Its end is covered now: a crash before the new file's first checkpoint repeats nothing.
     this.committed = this.readPos;
@@ -294,6 +302,13 @@ export class TailedFile {
     const batcher = this.batcher;
     const lines = this.lines;
     batcher.countError('line_too_long', this.splitter.takeTooLong());
+    const ranges = this.ranges;
+    if (ranges.joined) batcher.decodeBytes(ranges.joined, 0, ranges.joined.length);
+    for (let i = 0; i < ranges.count; i++) {
+      batcher.decodeBytes(ranges.buf, ranges.starts[i]!, ranges.ends[i]!);
+      if (batcher.full) await this.push();
+    }
+    ranges.clear(ranges.buf);
     for (let i = 0; i < lines.length; i++) {
       batcher.decode(lines[i]!);
       if (batcher.full) await this.push();
