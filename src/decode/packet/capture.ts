@@ -5,8 +5,8 @@
 
 import { DecodeError } from '../../errors.js';
 
-/** Called once per packet; `data` is only valid during the call. */
-export type PacketHandler = (linktype: number, tsMs: number, data: Buffer, wireLength: number) => void;
+/** Called once per packet, found in `buf[start, end)`; `buf` is only valid during the call. */
+export type PacketHandler = (linktype: number, tsMs: number, buf: Buffer, start: number, end: number, wireLength: number) => void;
 /** Called for a framing problem, by reason; `fatal` when the rest of the input cannot be framed. */
 export type FramingErrorHandler = (reason: string, fatal: boolean) => void;
 
@@ -21,6 +21,8 @@ const PCAPNG_BYTE_ORDER = 0x1a2b3c4d;
 const MAX_RECORD = 256 * 1024;
 /** Largest pcapng block (IDB with options, name resolution...). */
 const MAX_BLOCK = 16 * 1024 * 1024;
+/** Bytes of the next chunk joined to a leftover partial record (most records fit). */
+const STITCH_BYTES = 64 * 1024 + 64;
 
 /** Which capture format the first bytes announce, or undefined. */
 export function sniffCaptureFormat(head: Uint8Array): CaptureFormat | undefined {
@@ -72,9 +74,20 @@ export class CaptureReader {
   feed(chunk: Buffer): void {
     if (this.failed) return;
     let buf = chunk;
-    if (this.pending !== undefined && this.pending.length > 0) buf = Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
     let pos = 0;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined && pending.length > 0) {
+      if (this.format !== undefined) {
+        // Finish the record that straddles the chunk boundary from a small stitched buffer,
+        // then go on in the chunk itself: no copy of the whole chunk.
+        const stitched = Buffer.concat([pending, chunk.subarray(0, Math.min(chunk.length, STITCH_BYTES))]);
+        const used = this.readRecords(stitched, 0, pending.length);
+        if (this.failed) return;
+        if (used >= pending.length) pos = used - pending.length;
+        else buf = Buffer.concat([pending, chunk]);
+      } else buf = Buffer.concat([pending, chunk]);
+    }
     if (this.format === undefined) {
       if (buf.length < 4) {
         this.pending = buf;
@@ -95,8 +108,13 @@ export class CaptureReader {
       }
       this.format = format;
     }
-    pos = this.format === 'pcap' ? this.readPcapRecords(buf, pos) : this.readPcapngBlocks(buf, pos);
+    pos = this.readRecords(buf, pos, buf.length);
     if (!this.failed && pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
+  }
+
+  /** Read whole records starting at `start` until past `stopAt` or out of bytes; returns the next position. */
+  private readRecords(buf: Buffer, start: number, stopAt: number): number {
+    return this.format === 'pcap' ? this.readPcapRecords(buf, start, stopAt) : this.readPcapngBlocks(buf, start, stopAt);
   }
 
   /** End of input: a partial record left over is counted as truncated. */
@@ -119,11 +137,11 @@ export class CaptureReader {
     this.linktype = (this.littleEndian ? buf.readUInt32LE(20) : buf.readUInt32BE(20)) & 0x0fffffff;
   }
 
-  private readPcapRecords(buf: Buffer, start: number): number {
+  private readPcapRecords(buf: Buffer, start: number, stopAt: number): number {
     let pos = start;
     const le = this.littleEndian;
     const fraction = this.nanoseconds ? 1e6 : 1e3;
-    while (pos + 16 <= buf.length) {
+    while (pos < stopAt && pos + 16 <= buf.length) {
       const sec = le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
       const sub = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
       const capLen = le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
@@ -133,17 +151,17 @@ export class CaptureReader {
         return pos;
       }
       if (pos + 16 + capLen > buf.length) break;
-      const data = buf.subarray(pos + 16, pos + 16 + capLen);
-      pos += 16 + capLen;
+      const start = pos + 16;
+      pos = start + capLen;
       this.packets++;
-      this.onPacket(this.linktype, sec * 1000 + sub / fraction, data, wireLen < capLen ? capLen : wireLen);
+      this.onPacket(this.linktype, sec * 1000 + sub / fraction, buf, start, pos, wireLen < capLen ? capLen : wireLen);
     }
     return pos;
   }
 
-  private readPcapngBlocks(buf: Buffer, start: number): number {
+  private readPcapngBlocks(buf: Buffer, start: number, stopAt: number): number {
     let pos = start;
-    while (pos + 12 <= buf.length) {
+    while (pos < stopAt && pos + 12 <= buf.length) {
       // A section header resets the byte order; it is recognised in either order.
       const typeBe = buf.readUInt32BE(pos);
       if (typeBe === PCAPNG_SHB) {
@@ -244,7 +262,7 @@ export class CaptureReader {
       return;
     }
     this.packets++;
-    this.onPacket(iface.linktype, this.timestamp(iface, hi, lo), buf.subarray(body + 20, body + 20 + capLen), wireLen < capLen ? capLen : wireLen);
+    this.onPacket(iface.linktype, this.timestamp(iface, hi, lo), buf, body + 20, body + 20 + capLen, wireLen < capLen ? capLen : wireLen);
   }
 
   private readSimplePacket(buf: Buffer, body: number, bodyEnd: number): void {
@@ -257,7 +275,7 @@ export class CaptureReader {
     const capLen = Math.min(wireLen, bodyEnd - body - 4);
     this.packets++;
     // A simple packet block carries no timestamp: the previous packet's time stands in.
-    this.onPacket(iface.linktype, this.lastTsMs, buf.subarray(body + 4, body + 4 + capLen), wireLen);
+    this.onPacket(iface.linktype, this.lastTsMs, buf, body + 4, body + 4 + capLen, wireLen);
   }
 
   private readObsoletePacket(buf: Buffer, body: number, bodyEnd: number): void {
@@ -277,7 +295,7 @@ export class CaptureReader {
       return;
     }
     this.packets++;
-    this.onPacket(iface.linktype, this.timestamp(iface, hi, lo), buf.subarray(body + 20, body + 20 + capLen), wireLen < capLen ? capLen : wireLen);
+    this.onPacket(iface.linktype, this.timestamp(iface, hi, lo), buf, body + 20, body + 20 + capLen, wireLen < capLen ? capLen : wireLen);
   }
 
   private fail(reason: string): void {

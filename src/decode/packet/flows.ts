@@ -109,6 +109,8 @@ class Flow {
   utpIdOut = -1;
   utpIdIn = -1;
   trackerConnected = false;
+  /** IPv4 initiator address: the direction test without building endpoint keys. */
+  initiatorV4 = -1;
 
   constructor(
     readonly key: string,
@@ -171,14 +173,14 @@ export class FlowTracker {
   }
 
   /** One captured packet. Never throws on packet content. */
-  packet(linktype: number, tsMs: number, data: Buffer, wireLength: number): void {
+  packet(linktype: number, tsMs: number, data: Buffer, wireLength: number, start = 0, end = data.length): void {
     const stats = this.stats;
     stats.packets++;
     stats.bytes += wireLength;
     if (tsMs > this.now) this.now = tsMs;
     if (this.now >= this.nextSweep) this.sweep();
     const view = this.view;
-    const result = decodeLayers(linktype, data, view);
+    const result = decodeLayers(linktype, data, view, start, end);
     if (result !== 'ok') {
       if (result === 'non_ip' || result === 'unsupported_linktype') stats.count(stats.skipped, result);
       else stats.count(stats.errors, result);
@@ -196,16 +198,24 @@ export class FlowTracker {
   }
 
   private account(view: PacketView, tsMs: number): void {
-    let from: Endpoint;
-    let to: Endpoint;
+    // Keys are short strings of 16-bit units (no number formatting on the hot path), the
+    // lower endpoint first so both directions meet in one flow.
+    let key: string;
+    let from: Endpoint | undefined;
     if (view.ipVersion === 4) {
-      from = view.srcV4 * 65536 + view.srcPort;
-      to = view.dstV4 * 65536 + view.dstPort;
+      const s = view.srcV4;
+      const d = view.dstV4;
+      const sp = view.srcPort;
+      const dp = view.dstPort;
+      key =
+        s < d || (s === d && sp <= dp)
+          ? String.fromCharCode(view.proto, s >>> 16, s & 0xffff, sp, d >>> 16, d & 0xffff, dp)
+          : String.fromCharCode(view.proto, d >>> 16, d & 0xffff, dp, s >>> 16, s & 0xffff, sp);
     } else {
       from = endpointV6(view.buf, view.srcOff, view.srcPort);
-      to = endpointV6(view.buf, view.dstOff, view.dstPort);
+      const to = endpointV6(view.buf, view.dstOff, view.dstPort);
+      key = from < to ? `6${view.proto}|${from}|${to}` : `6${view.proto}|${to}|${from}`;
     }
-    const key = from < to ? `${view.proto}|${from}|${to}` : `${view.proto}|${to}|${from}`;
     let flow = this.flows.get(key);
     const flags = view.tcpFlags;
     if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
@@ -218,7 +228,7 @@ export class FlowTracker {
         this.stats.count(this.stats.skipped, 'after_close');
         return;
       }
-      flow = this.open(view, key, from, to, tsMs);
+      flow = this.open(view, key, tsMs);
     }
     else if (!flow.restart && tsMs - flow.ts >= this.options.activeTimeoutMs) this.emit(flow, 'active');
     if (flow.restart) {
@@ -226,7 +236,7 @@ export class FlowTracker {
       flow.ts = tsMs;
     }
     if (tsMs > flow.tsEnd) flow.tsEnd = tsMs;
-    const outbound = from === flow.initiator;
+    const outbound = from === undefined ? view.srcV4 === flow.initiatorV4 && view.srcPort === flow.srcPort : from === flow.initiator;
     if (outbound) {
       flow.bytesOut += view.ipLength;
       flow.packetsOut++;
@@ -250,7 +260,7 @@ export class FlowTracker {
     if (!flow.inspectDone && view.payloadLen > 0) this.inspect(flow, view, outbound);
   }
 
-  private open(view: PacketView, key: string, from: Endpoint, to: Endpoint, tsMs: number): Flow {
+  private open(view: PacketView, key: string, tsMs: number): Flow {
     if (this.flows.size >= this.options.maxFlows) {
       // Oldest-created flow goes first: bounded memory wins over completeness.
       const oldest = this.flows.values().next();
@@ -263,18 +273,25 @@ export class FlowTracker {
     const reversed = view.proto === 6 && (view.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
     let srcText: string;
     let dstText: string;
+    let from: Endpoint;
+    let to: Endpoint;
     if (view.ipVersion === 4) {
       srcText = formatIPv4(view.srcV4);
       dstText = formatIPv4(view.dstV4);
+      from = view.srcV4 * 65536 + view.srcPort;
+      to = view.dstV4 * 65536 + view.dstPort;
     } else {
       srcText = formatIPv6Bytes(view.buf, view.srcOff);
       dstText = formatIPv6Bytes(view.buf, view.dstOff);
+      from = endpointV6(view.buf, view.srcOff, view.srcPort);
+      to = endpointV6(view.buf, view.dstOff, view.dstPort);
     }
     const flow = reversed
       ? new Flow(key, view.proto, view.ipVersion === 6, to, from, dstText, view.dstPort, srcText, view.srcPort)
       : new Flow(key, view.proto, view.ipVersion === 6, from, to, srcText, view.srcPort, dstText, view.dstPort);
     flow.ts = tsMs;
     flow.tsEnd = tsMs;
+    if (view.ipVersion === 4) flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
     const responderIp = reversed ? this.ipKey(view, true) : this.ipKey(view, false);
     flow.serverName = this.dnsNames.get(responderIp, tsMs);
     this.flows.set(key, flow);
@@ -351,8 +368,14 @@ export class FlowTracker {
         const next = (view.tcpSeq + payload.length) >>> 0;
         if (outbound) flow.nextSeqOut = next;
         else flow.nextSeqIn = next;
-        this.appendHead(flow, outbound, payload);
-        this.matchHead(flow, outbound);
+        if ((outbound ? flow.headOutLen : flow.headInLen) === 0) {
+          // Most streams are decided by their first segment: copy only when a matcher waits.
+          if (this.matchHead(flow, outbound, payload)) this.appendHead(flow, outbound, payload);
+        } else {
+          this.appendHead(flow, outbound, payload);
+          const head = outbound ? flow.headOut : flow.headIn;
+          if (head !== undefined) this.matchHead(flow, outbound, head.subarray(0, outbound ? flow.headOutLen : flow.headInLen));
+        }
       }
     } else if (flow.app?.name !== 'bittorrent') {
       // A handshake later in a stream whose start was not captured (a resumed connection).
@@ -397,18 +420,19 @@ export class FlowTracker {
     }
   }
 
-  private matchHead(flow: Flow, outbound: boolean): void {
-    const buf = outbound ? flow.headOut : flow.headIn;
-    if (buf === undefined) return;
-    const head = buf.subarray(0, outbound ? flow.headOutLen : flow.headInLen);
+  /** Run the stream matchers on the head of one direction; true while one waits for more bytes. */
+  private matchHead(flow: Flow, outbound: boolean, head: Buffer): boolean {
     const full = head.length >= MAX_HEAD;
     let waiting = false;
 
     const hs = matchHandshake(head);
     if (typeof hs === 'object') {
       this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : [], hs.peerId);
-      if (hs.peerId !== undefined) this.finishHead(flow, outbound);
-      return;
+      if (hs.peerId !== undefined) {
+        this.finishHead(flow, outbound);
+        return false;
+      }
+      return true;
     }
     if (hs === 'wait') waiting = true;
 
@@ -418,7 +442,7 @@ export class FlowTracker {
         this.onHttpRequest(flow, http);
         // Keep-alive: later requests on the same connection may be announces; restart the head.
         flow.headOutLen = 0;
-        return;
+        return false;
       }
       if (http === 'wait') waiting = true;
       const tls = matchTlsClientHello(head);
@@ -427,7 +451,7 @@ export class FlowTracker {
         if (tls.sni) flow.serverName = tls.sni;
         this.checkName(flow, tls.sni);
         this.finishHead(flow, outbound);
-        return;
+        return false;
       }
       if (tls === 'wait') waiting = true;
     } else if (flow.app?.name === 'bittorrent' && flow.app.via === 'tracker') {
@@ -435,11 +459,15 @@ export class FlowTracker {
       if (peers.length > 0) {
         this.learnPeers(peers, flow.app.infoHash);
         this.finishHead(flow, outbound);
-        return;
+        return false;
       }
-      waiting = !full;
+      waiting = true;
     }
-    if (!waiting || full) this.finishHead(flow, outbound);
+    if (!waiting || full) {
+      this.finishHead(flow, outbound);
+      return false;
+    }
+    return true;
   }
 
   private onHttpRequest(flow: Flow, http: { method: string; target: string; host?: string; userAgent?: string }): void {

@@ -67,80 +67,84 @@ export type LayerResult =
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 
-/** Decode `data` captured on `linktype` into `view`. */
-export function decodeLayers(linktype: number, data: Buffer, view: PacketView): LayerResult {
+/**
+ * Decode the packet in `data[start, end)` captured on `linktype` into `view` (offsets in the
+ * view point into `data`; nothing is copied).
+ */
+export function decodeLayers(linktype: number, data: Buffer, view: PacketView, start = 0, end = data.length): LayerResult {
   view.buf = data;
   switch (linktype) {
     case LINKTYPE.ETHERNET:
-      return decodeEthernet(data, view);
+      return decodeEthernet(data, start, end, view);
     case LINKTYPE.RAW:
     case LINKTYPE.RAW_OPENBSD:
     case LINKTYPE.RAW_BSDOS:
-      return decodeIpByVersion(data, 0, view);
+      return decodeIpByVersion(data, start, end, view);
     case LINKTYPE.IPV4:
-      return decodeIPv4(data, 0, view);
+      return decodeIPv4(data, start, end, view);
     case LINKTYPE.IPV6:
-      return decodeIPv6(data, 0, view);
+      return decodeIPv6(data, start, end, view);
     case LINKTYPE.NULL:
     case LINKTYPE.LOOP:
-      return decodeLoopback(data, view, linktype === LINKTYPE.LOOP);
+      return decodeLoopback(data, start, end, view, linktype === LINKTYPE.LOOP);
     case LINKTYPE.LINUX_SLL:
-      if (data.length < 16) return 'truncated_link';
-      return decodeEthertype(data.readUInt16BE(14), data, 16, view);
+      if (start + 16 > end) return 'truncated_link';
+      return decodeEthertype(data.readUInt16BE(start + 14), data, start + 16, end, view);
     case LINKTYPE.LINUX_SLL2:
-      if (data.length < 20) return 'truncated_link';
-      return decodeEthertype(data.readUInt16BE(0), data, 20, view);
+      if (start + 20 > end) return 'truncated_link';
+      return decodeEthertype(data.readUInt16BE(start), data, start + 20, end, view);
     default:
       return 'unsupported_linktype';
   }
 }
 
-function decodeEthernet(data: Buffer, view: PacketView): LayerResult {
-  if (data.length < 14) return 'truncated_link';
-  let type = data.readUInt16BE(12);
-  let off = 14;
+function decodeEthernet(data: Buffer, start: number, end: number, view: PacketView): LayerResult {
+  if (start + 14 > end) return 'truncated_link';
+  let type = data.readUInt16BE(start + 12);
+  let off = start + 14;
   // 802.1Q, 802.1ad (QinQ) and the older 0x9100 tag, stacked any number of times.
   while (type === 0x8100 || type === 0x88a8 || type === 0x9100) {
-    if (off + 4 > data.length) return 'truncated_link';
+    if (off + 4 > end) return 'truncated_link';
     type = data.readUInt16BE(off + 2);
     off += 4;
   }
-  return decodeEthertype(type, data, off, view);
+  return decodeEthertype(type, data, off, end, view);
 }
 
-function decodeEthertype(type: number, data: Buffer, off: number, view: PacketView): LayerResult {
-  if (type === ETHERTYPE_IPV4) return decodeIPv4(data, off, view);
-  if (type === ETHERTYPE_IPV6) return decodeIPv6(data, off, view);
+function decodeEthertype(type: number, data: Buffer, off: number, end: number, view: PacketView): LayerResult {
+  if (type === ETHERTYPE_IPV4) return decodeIPv4(data, off, end, view);
+  if (type === ETHERTYPE_IPV6) return decodeIPv6(data, off, end, view);
   return 'non_ip';
 }
 
-function decodeLoopback(data: Buffer, view: PacketView, networkOrder: boolean): LayerResult {
-  if (data.length < 4) return 'truncated_link';
+function decodeLoopback(data: Buffer, start: number, end: number, view: PacketView, networkOrder: boolean): LayerResult {
+  if (start + 4 > end) return 'truncated_link';
   // DLT_NULL stores the address family in the capturing host's byte order.
-  const family = networkOrder ? data.readUInt32BE(0) : data.readUInt32LE(0) > 0xffff ? data.readUInt32BE(0) : data.readUInt32LE(0);
-  if (family === 2) return decodeIPv4(data, 4, view);
+  const le = data.readUInt32LE(start);
+  const family = networkOrder || le > 0xffff ? data.readUInt32BE(start) : le;
+  if (family === 2) return decodeIPv4(data, start + 4, end, view);
   // AF_INET6 differs by OS: 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
-  if (family === 10 || family === 24 || family === 28 || family === 30) return decodeIPv6(data, 4, view);
+  if (family === 10 || family === 24 || family === 28 || family === 30) return decodeIPv6(data, start + 4, end, view);
   return 'non_ip';
 }
 
-function decodeIpByVersion(data: Buffer, off: number, view: PacketView): LayerResult {
-  if (off >= data.length) return 'truncated_ip';
+function decodeIpByVersion(data: Buffer, off: number, end: number, view: PacketView): LayerResult {
+  if (off >= end) return 'truncated_ip';
   const version = data[off]! >> 4;
-  if (version === 4) return decodeIPv4(data, off, view);
-  if (version === 6) return decodeIPv6(data, off, view);
+  if (version === 4) return decodeIPv4(data, off, end, view);
+  if (version === 6) return decodeIPv6(data, off, end, view);
   return 'bad_ip_version';
 }
 
-function decodeIPv4(data: Buffer, off: number, view: PacketView): LayerResult {
-  if (off + 20 > data.length) return 'truncated_ip';
+function decodeIPv4(data: Buffer, off: number, frameEnd: number, view: PacketView): LayerResult {
+  if (off + 20 > frameEnd) return 'truncated_ip';
   const vihl = data[off]!;
   if (vihl >> 4 !== 4) return 'bad_ip_version';
   const headerLen = (vihl & 15) * 4;
   if (headerLen < 20) return 'bad_ip_header';
-  if (off + headerLen > data.length) return 'truncated_ip';
+  if (off + headerLen > frameEnd) return 'truncated_ip';
   let totalLen = data.readUInt16BE(off + 2);
-  const captured = data.length - off;
+  const captured = frameEnd - off;
   // Segmentation offload on the capturing host leaves 0 in the length field.
   if (totalLen === 0) totalLen = captured;
   if (totalLen < headerLen) return 'bad_ip_header';
@@ -158,11 +162,11 @@ function decodeIPv4(data: Buffer, off: number, view: PacketView): LayerResult {
   return decodeTransport(data, off + headerLen, end, view);
 }
 
-function decodeIPv6(data: Buffer, off: number, view: PacketView): LayerResult {
-  if (off + 40 > data.length) return 'truncated_ip';
+function decodeIPv6(data: Buffer, off: number, frameEnd: number, view: PacketView): LayerResult {
+  if (off + 40 > frameEnd) return 'truncated_ip';
   if (data[off]! >> 4 !== 6) return 'bad_ip_version';
   const payloadLen = data.readUInt16BE(off + 4);
-  const captured = data.length - off - 40;
+  const captured = frameEnd - off - 40;
   view.ipVersion = 6;
   // Jumbograms (length 0) and offloaded segments: the captured length stands in.
   view.ipLength = 40 + (payloadLen === 0 ? captured : payloadLen);

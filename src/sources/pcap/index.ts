@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { ReadStream, createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
@@ -44,7 +45,7 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
   const tracker = new FlowTracker(flowOptions(config, id), out, stats);
   const pcap: PcapMetrics | undefined = options.registry ? pcapMetrics(options.registry) : undefined;
   const reader = new CaptureReader(
-    (linktype, tsMs, data, wireLength) => tracker.packet(linktype, tsMs, data, wireLength),
+    (linktype, tsMs, buf, start, end, wireLength) => tracker.packet(linktype, tsMs, buf, wireLength, start, end),
     (reason) => stats.count(stats.errors, reason),
   );
   const labels = { source: 'pcap', id };
@@ -75,7 +76,7 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
   }
 
   try {
-    for await (const chunk of input as AsyncIterable<Buffer>) {
+    for await (const chunk of chunksOf(input)) {
       if (ctx.signal?.aborted) break;
       reader.feed(chunk);
       if (reader.stopped) {
@@ -97,6 +98,46 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
   }
   tracker.finish();
   await flush();
+}
+
+/** Bytes read per file read; one buffer reused for the whole file. */
+const FILE_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * The chunks of an input. A file stream not yet read from is read directly into one reused
+ * buffer instead: a fresh 64 KiB–1 MiB Buffer per chunk costs more in garbage collection than
+ * decoding does.
+ */
+function chunksOf(input: Readable): AsyncIterable<Buffer> {
+  if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
+    const path = input.path;
+    const start = (input as ReadStream & { start?: number }).start ?? 0;
+    input.destroy();
+    return readFileReusing(path, start);
+  }
+  return input as AsyncIterable<Buffer>;
+}
+
+async function* readFileReusing(path: string, start: number): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    // Two buffers: the next read runs while the current chunk is decoded.
+    const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
+    let position = start;
+    let which = 0;
+    let pending = handle.read(buffers[0]!, 0, FILE_CHUNK, position);
+    for (;;) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      which ^= 1;
+      pending = handle.read(buffers[which]!, 0, FILE_CHUNK, position);
+      // The reader copies any partial record it keeps, so a buffer can be refilled once decoded.
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The daemon's packet source: a capture file, or standard input for `path: '-'`. */

@@ -1,0 +1,194 @@
+// Packet source benchmark: replay a ~1M-packet capture (real captures concatenated with shifted
+// timestamps) through egressd's pcap source and through ndpiReader, in the same run.
+// Also compares the capture framing alone: our reader vs the pcap-parser package.
+import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { CaptureReader } from '../src/decode/packet/capture.js';
+import { pcapSourceSchema } from '../src/sources/pcap/config.js';
+import { replayPcap } from '../src/sources/pcap/index.js';
+import { silentLogger } from '../src/telemetry/logger.js';
+import { sourceMetrics } from '../src/telemetry/metrics.js';
+import { SHARED_FIXTURES, which } from '../test/support/env.js';
+import { MB, report, withPeakRss } from './harness.js';
+
+const BENCH = 'pcap';
+const TARGET_PACKETS = Number(process.env.EGRESSD_BENCH_PACKETS ?? 1_000_000);
+const SOURCES = [
+  'ndpi/bittorrent/bittorrent.pcap',
+  'ndpi/bittorrent/bittorrent_tcp_miss.pcapng',
+  'ndpi/bittorrent/bittorrent_utp.pcap',
+  'ndpi/non_bittorrent/sites.pcapng',
+  'ndpi/non_bittorrent/exe_download.pcap',
+  'ndpi/non_bittorrent/windowsupdate_over_http.pcap',
+  'ndpi/non_bittorrent/google_ssl.pcap',
+  'ndpi/non_bittorrent/syncthing.pcap',
+];
+
+interface BasePacket {
+  offsetMs: number;
+  data: Buffer;
+  wireLength: number;
+}
+
+/** Ethernet packets of the source captures, with times relative to each capture's start. */
+function loadBasePackets(): { packets: BasePacket[]; spanMs: number } {
+  const packets: BasePacket[] = [];
+  let base = 0;
+  for (const rel of SOURCES) {
+    const file = join(SHARED_FIXTURES, rel);
+    if (!existsSync(file)) continue;
+    let previous = -1;
+    let last = 0;
+    const reader = new CaptureReader(
+      (linktype, tsMs, buf, start, end, wireLength) => {
+        if (linktype !== 1) return;
+        const data = buf.subarray(start, end);
+        // Some public captures are merged from years apart: gaps longer than 5 s are shortened.
+        if (previous >= 0) last += Math.min(5000, Math.max(0, tsMs - previous));
+        previous = tsMs;
+        packets.push({ offsetMs: base + last, data: Buffer.from(data), wireLength });
+      },
+      () => undefined,
+    );
+    reader.feed(readFileSync(file));
+    reader.end();
+    base += last + 1000;
+  }
+  return { packets, spanMs: base };
+}
+
+/** Write a classic pcap of `target` packets: the base repeated, each round 2 min after the last. */
+async function buildCapture(path: string, target: number): Promise<number> {
+  const { packets, spanMs } = loadBasePackets();
+  if (packets.length === 0) throw new Error(`no source captures under ${SHARED_FIXTURES}`);
+  const out = createWriteStream(path);
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(1, 20);
+  out.write(header);
+  const start = Date.UTC(2026, 5, 11, 9, 0, 0);
+  let written = 0;
+  for (let round = 0; written < target; round++) {
+    const parts: Buffer[] = [];
+    for (const p of packets) {
+      if (written >= target) break;
+      const ts = start + round * (spanMs + 120_000) + p.offsetMs;
+      const rec = Buffer.allocUnsafe(16);
+      rec.writeUInt32LE(Math.floor(ts / 1000), 0);
+      rec.writeUInt32LE(Math.round((ts % 1000) * 1000), 4);
+      rec.writeUInt32LE(p.data.length, 8);
+      rec.writeUInt32LE(p.wireLength, 12);
+      parts.push(rec, p.data);
+      written++;
+    }
+    if (!out.write(Buffer.concat(parts))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  return written;
+}
+
+async function replayEgressd(path: string): Promise<{ records: number; bittorrent: number }> {
+  let records = 0;
+  let bittorrent = 0;
+  const registry = new Registry();
+  await replayPcap(
+    createReadStream(path, { highWaterMark: 1024 * 1024 }),
+    {
+      sourceId: 'bench',
+      out: {
+        push: async (batch) => {
+          records += batch.length;
+          for (const r of batch) if (r.app?.name === 'bittorrent') bittorrent++;
+        },
+      },
+      metrics: sourceMetrics(registry),
+      logger: silentLogger(),
+    },
+    pcapSourceSchema.parse({ type: 'pcap' }),
+    { registry },
+  );
+  return { records, bittorrent };
+}
+
+/** Framing only: count packets with our reader and with pcap-parser. */
+async function framingOnly(path: string): Promise<void> {
+  const ours = await withPeakRss(async () => {
+    let n = 0;
+    const reader = new CaptureReader(
+      () => n++,
+      () => undefined,
+    );
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) reader.feed(chunk);
+    reader.end();
+    return n;
+  });
+  report({ bench: BENCH, metric: 'framing_packets_per_s', value: Math.round(ours.result / ours.seconds), unit: 'packets/s', note: 'egressd CaptureReader' });
+  const require = createRequire(import.meta.url);
+  const pcapParser = require('pcap-parser') as { parse: (input: string) => NodeJS.EventEmitter };
+  const theirs = await withPeakRss(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        let n = 0;
+        const parser = pcapParser.parse(path);
+        parser.on('packet', () => n++);
+        parser.on('end', () => resolve(n));
+        parser.on('error', reject);
+      }),
+  );
+  report({ bench: BENCH, metric: 'framing_packets_per_s', value: Math.round(theirs.result / theirs.seconds), unit: 'packets/s', note: 'pcap-parser package' });
+  report({ bench: BENCH, metric: 'framing_speedup_vs_pcap_parser', value: Number((theirs.seconds / ours.seconds).toFixed(2)), unit: 'x' });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'egressd-bench-pcap-'));
+  try {
+    const path = join(dir, 'replay.pcap');
+    const packets = await buildCapture(path, TARGET_PACKETS);
+    report({ bench: BENCH, metric: 'input_packets', value: packets, note: `${(statSync(path).size / MB).toFixed(1)} MB` });
+    (globalThis as { gc?: () => void }).gc?.();
+
+    const cpuBefore = process.cpuUsage();
+    const ours = await withPeakRss(() => replayEgressd(path));
+    const cpu = process.cpuUsage(cpuBefore);
+    const oursCpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const oursPps = packets / ours.seconds;
+    report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(oursPps), unit: 'packets/s', note: 'egressd replayPcap (flows + identification)' });
+    report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / oursCpuSeconds), unit: 'packets/s', note: 'egressd, per CPU second (user+sys; steadier on a shared host)' });
+    report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(ours.peakRssBytes / MB), unit: 'MB', note: 'egressd process' });
+    report({ bench: BENCH, metric: 'records', value: ours.result.records, note: `${ours.result.bittorrent} BitTorrent` });
+
+    const ndpiReader = which('ndpiReader');
+    if (ndpiReader) {
+      const time = which('time');
+      const started = process.hrtime.bigint();
+      const run = time
+        ? spawnSync(time, ['-f', '%U %S %M', ndpiReader, '-i', path, '-q'], { encoding: 'utf8', maxBuffer: 64 * MB })
+        : spawnSync(ndpiReader, ['-i', path, '-q'], { encoding: 'utf8', maxBuffer: 64 * MB });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (run.status !== 0) throw new Error(`ndpiReader failed: ${run.stderr}`);
+      const ndpiPps = packets / seconds;
+      report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(ndpiPps), unit: 'packets/s', note: 'ndpiReader -i (wall clock incl. start-up)' });
+      report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: Number((oursPps / ndpiPps).toFixed(2)), unit: 'x', note: 'egressd packets/s ÷ ndpiReader packets/s, wall clock (target ≥ 1.0)' });
+      const [user, sys, rssKb] = (run.stderr.trim().split('\n').pop() ?? '').trim().split(/\s+/).map(Number);
+      if (user !== undefined && sys !== undefined && Number.isFinite(user + sys) && user + sys > 0) {
+        report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / (user + sys)), unit: 'packets/s', note: 'ndpiReader, per CPU second' });
+        report({ bench: BENCH, metric: 'cpu_ratio_vs_ndpiReader', value: Number(((user + sys) / oursCpuSeconds).toFixed(2)), unit: 'x', note: 'ndpiReader CPU s ÷ egressd CPU s' });
+      }
+      if (rssKb !== undefined && Number.isFinite(rssKb) && rssKb > 0) report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(rssKb / 1024), unit: 'MB', note: 'ndpiReader' });
+    } else {
+      report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: 0, note: 'ndpiReader not installed: no comparison' });
+    }
+    await framingOnly(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
