@@ -86,6 +86,8 @@ export function replay(options: {
   rulesDir: string;
   stateDir: string;
   outFile: string;
+  /** Further replay options (e.g. `--squid-logformat combined`). */
+  extraArgs?: string[];
   cli?: string;
   timeoutMs?: number;
 }): ReplayResult {
@@ -101,6 +103,7 @@ export function replay(options: {
     options.stateDir,
     '--out',
     options.outFile,
+    ...(options.extraArgs ?? []),
     ...options.files,
   ];
   // GNU time reports the replay's own CPU time: wall time on a shared machine says little.

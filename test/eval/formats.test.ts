@@ -12,7 +12,7 @@ describe('corpus formats', () => {
   const dir = tempDir('egressd-eval-formats-');
   afterAll(() => dir.remove());
 
-  const write = (format: 'zeek' | 'vpc' | 'squid'): { lines: string[]; data: number } => {
+  const write = (format: 'zeek' | 'vpc' | 'squid' | 'squid-combined'): { lines: string[]; data: number } => {
     const path = join(dir.path, format);
     const data = writeCorpus(format, path, corpus, window, 5);
     const text = readFileSync(path, 'utf8');
@@ -115,5 +115,15 @@ describe('corpus formats', () => {
     expect(bad).toEqual([]);
     const announces = lines.filter((l) => l.includes('/announce?info_hash='));
     expect(announces.length).toBeGreaterThan(0);
+  });
+
+  it('writes Squid combined lines that carry the client user agent', () => {
+    const { lines, data } = write('squid-combined');
+    expect(lines).toHaveLength(data);
+    const combined = /^(\S+) - (\S+) \[(\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "(\S+) (\S+) HTTP\/1\.1" (\d{3}) (\d+) "-" "([^"]+)" TCP_(MISS|TUNNEL):HIER_DIRECT$/;
+    const bad = lines.filter((l) => !combined.test(l));
+    expect(bad).toEqual([]);
+    const agents = new Set(lines.filter((l) => l.includes('/announce?')).map((l) => combined.exec(l)?.[8] ?? ''));
+    expect([...agents].every((a) => /^(Transmission|qBittorrent|aria2|uTorrent)\//.test(a))).toBe(true);
   });
 });

@@ -5,8 +5,14 @@ import type { Conn, ProxyRequest } from './types.js';
 // Render the generated corpus in the formats egressd reads: Zeek conn.log (TSV), AWS VPC flow
 // logs v2 and Squid native access.log. Labels never reach these files.
 
-export type CorpusFormat = 'zeek' | 'vpc' | 'squid';
-export const CORPUS_FORMATS: readonly CorpusFormat[] = ['zeek', 'vpc', 'squid'];
+export type CorpusFormat = 'zeek' | 'vpc' | 'squid' | 'squid-combined';
+export const CORPUS_FORMATS: readonly CorpusFormat[] = ['zeek', 'vpc', 'squid', 'squid-combined'];
+
+/** How `egressd replay` is told to read a corpus format. */
+export function replayArguments(format: CorpusFormat): { format: string; extra: string[] } {
+  if (format === 'squid-combined') return { format: 'squid', extra: ['--squid-logformat', 'combined'] };
+  return { format, extra: [] };
+}
 
 export const ZEEK_FIELDS = [
   'ts',
@@ -215,6 +221,24 @@ export function squidLine(r: ProxyRequest): string {
   ].join(' ');
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `%tl` of Squid: `13/Jun/2026:10:00:00 +0000`. */
+function squidLocalTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+/** One line of Squid's predefined `combined` logformat (carries the user agent, not the elapsed time). */
+export function squidCombinedLine(r: ProxyRequest): string {
+  const code = r.method === 'CONNECT' ? 'TCP_TUNNEL' : 'TCP_MISS';
+  return (
+    `${r.host} - ${r.user} [${squidLocalTime(r.ts + r.elapsedMs)}] "${r.method} ${r.url} HTTP/1.1" ${r.status} ${r.bytes} ` +
+    `"-" "${r.userAgent}" ${code}:HIER_DIRECT`
+  );
+}
+
 /** Buffered writer: the corpus is large, so lines go out in chunks. */
 class LineWriter {
   private readonly fd: number;
@@ -281,8 +305,9 @@ export function writeCorpus(
       break;
     }
     case 'squid':
+    case 'squid-combined':
       for (const r of corpus.requests) {
-        w.write(squidLine(r));
+        w.write(format === 'squid' ? squidLine(r) : squidCombinedLine(r));
         data++;
       }
       break;

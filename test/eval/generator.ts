@@ -36,6 +36,7 @@ interface SimHost {
   leavesOn: boolean;
   /** Site visits per hour at full attention. */
   visitRate: number;
+  browserAgent: string;
   rng: Prng;
 }
 
@@ -54,18 +55,30 @@ interface Torrent {
 
 interface BtClient {
   name: string;
+  userAgent: string;
   peerIdPrefix: string;
   listenPort: (rng: Prng) => number;
 }
 
 const BT_CLIENTS: BtClient[] = [
-  { name: 'Transmission', peerIdPrefix: '-TR3000-', listenPort: () => 51413 },
-  { name: 'qBittorrent', peerIdPrefix: '-qB4630-', listenPort: (rng) => rng.int(10_000, 60_000) },
-  { name: 'aria2', peerIdPrefix: '-aria2-', listenPort: (rng) => rng.int(6881, 6999) },
-  { name: 'uTorrent', peerIdPrefix: '-UT3550-', listenPort: (rng) => rng.int(20_000, 65_000) },
+  { name: 'Transmission', userAgent: 'Transmission/3.00', peerIdPrefix: '-TR3000-', listenPort: () => 51413 },
+  { name: 'qBittorrent', userAgent: 'qBittorrent/4.6.3', peerIdPrefix: '-qB4630-', listenPort: (rng) => rng.int(10_000, 60_000) },
+  { name: 'aria2', userAgent: 'aria2/1.37.0', peerIdPrefix: '-aria2-', listenPort: (rng) => rng.int(6881, 6999) },
+  { name: 'uTorrent', userAgent: 'uTorrent/3550(46096)', peerIdPrefix: '-UT3550-', listenPort: (rng) => rng.int(20_000, 65_000) },
 ];
 
 const TCP_MSS = 1448;
+
+const BROWSER_AGENTS = {
+  windows: [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36 Edg/125.0.0.0',
+  ],
+  other: [
+    'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0',
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+  ],
+};
 
 /** Accumulates events inside the corpus window and the labels of injected activity. */
 class CorpusBuilder {
@@ -128,6 +141,7 @@ class CorpusBuilder {
       bytesOut: Math.round(r.bytesOut),
       remoteIp: r.remoteIp,
       contentType: r.contentType,
+      userAgent: r.userAgent,
       activity: r.activity,
     });
     return true;
@@ -157,6 +171,8 @@ function webFetch(
     activity: ActivityName;
     /** Full URL when the proxy sees the request (plain HTTP or inspected TLS); else a tunnel. */
     url?: string;
+    /** Client software; the host's browser when not given. */
+    userAgent?: string;
     method?: ProxyRequest['method'];
     contentType?: string;
     status?: number;
@@ -191,6 +207,7 @@ function webFetch(
     bytesOut: f.bytesOut,
     remoteIp: f.service.ip,
     contentType: tunnel ? '-' : (f.contentType ?? 'text/html'),
+    userAgent: f.userAgent ?? host.browserAgent,
     activity: f.activity,
   });
 }
@@ -343,6 +360,7 @@ function osUpdate(b: CorpusBuilder, host: SimHost, dayStart: number, atHour: num
       bytesIn: size,
       bytesOut: rng.int(800, 3_000),
       activity: 'os_update',
+      userAgent: host.windows ? 'Microsoft-Delivery-Optimization/10.0' : 'Debian APT-HTTP/1.3 (2.6.1)',
       url: `https://${s.name}${path}`,
       contentType: 'application/octet-stream',
     });
@@ -369,6 +387,7 @@ function nightlyBackup(b: CorpusBuilder, host: SimHost, dayStart: number): void 
       bytesIn: rng.int(300, 900),
       bytesOut: size,
       activity: 'backup',
+      userAgent: 'aws-sdk-go-v2/1.24.0 os/linux',
       url: `https://${s.name}/nightly/${host.ip}/${day}/part-${String(part).padStart(4, '0')}`,
       method: 'PUT',
       contentType: 'application/xml',
@@ -400,6 +419,7 @@ function ciPulls(b: CorpusBuilder, host: SimHost, dayStart: number): void {
         bytesIn: size,
         bytesOut: rng.int(2_000, 8_000),
         activity: 'ci_pull',
+        userAgent: 'containerd/v1.7.13',
         url: `https://${s.name}/v2/platform/${image}/blobs/sha256:${rng.hex(64)}`,
         contentType: 'application/octet-stream',
       });
@@ -617,6 +637,7 @@ function bittorrentClient(
         bytesOut: url.length + 120,
         remoteIp: tracker.ip,
         contentType: 'text/plain',
+        userAgent: client.userAgent,
         activity: 'bittorrent',
       });
       note(nextAnnounce, ok);
@@ -684,7 +705,7 @@ function massDownload(
   host: SimHost,
   rng: Prng,
   source: Service,
-  profile: { path: string; ext: string; contentType: string; medianBytes: number; perMinute: number; firstIndex: number },
+  profile: { path: string; ext: string; contentType: string; medianBytes: number; perMinute: number; firstIndex: number; userAgent: string },
   start: number,
   end: number,
 ): { first: number; last: number; objects: number } {
@@ -704,6 +725,7 @@ function massDownload(
       bytesIn: size,
       bytesOut: rng.int(400, 1_200),
       activity: 'mass_download',
+      userAgent: profile.userAgent,
       url: `${scheme}://${s.name}${profile.path}${String(n).padStart(6, '0')}.${profile.ext}`,
       contentType: profile.contentType,
     });
@@ -745,6 +767,7 @@ function scraper(b: CorpusBuilder, host: SimHost, rng: Prng, site: Service, star
         bytesOut: 600,
         remoteIp: ip,
         contentType: 'text/html',
+        userAgent: 'Mozilla/5.0 (compatible; CatalogBot/2.1)',
         activity: 'scraper',
       });
       if (ok) {
@@ -794,6 +817,7 @@ function slowCrawler(b: CorpusBuilder, host: SimHost, rng: Prng, start: number, 
       bytesIn: rng.logNormal(45_000, 0.6),
       bytesOut: rng.int(500, 1_200),
       activity: 'slow_crawler',
+      userAgent: 'Go-http-client/1.1',
       url: `https://${site.name}/post/${rng.int(1, 4_000)}`,
       contentType: 'text/html',
     });
@@ -817,6 +841,7 @@ function makeHosts(seed: number, count: number): SimHost[] {
   const hosts: SimHost[] = [];
   const add = (ip: string, role: HostRole, user: string, windows: boolean): void => {
     hosts.push({
+      browserAgent: rng.pick(windows ? BROWSER_AGENTS.windows : BROWSER_AGENTS.other),
       ip,
       role,
       user,
@@ -984,9 +1009,9 @@ function injectAcquisition(b: CorpusBuilder, options: GeneratorOptions, hosts: S
   for (let i = 0; i < plan.soloBt; i++) btSwarm(1, undefined, titles[(plan.btSwarmSizes.length + i) % titles.length]!);
 
   const downloadProfiles = [
-    { source: SERVICES.bigFiles, path: '/videos/clip-', ext: 'mp4', contentType: 'video/mp4', medianBytes: 60e6, perMinute: 2 },
-    { source: SERVICES.dumpSite, path: '/archive/pack-', ext: 'zip', contentType: 'application/zip', medianBytes: 25e6, perMinute: 5 },
-    { source: SERVICES.videoHoard, path: '/photos/img_', ext: 'jpg', contentType: 'image/jpeg', medianBytes: 4e6, perMinute: 20 },
+    { source: SERVICES.bigFiles, path: '/videos/clip-', ext: 'mp4', contentType: 'video/mp4', medianBytes: 60e6, perMinute: 2, userAgent: 'Wget/1.21.4' },
+    { source: SERVICES.dumpSite, path: '/archive/pack-', ext: 'zip', contentType: 'application/zip', medianBytes: 25e6, perMinute: 5, userAgent: 'python-requests/2.31.0' },
+    { source: SERVICES.videoHoard, path: '/photos/img_', ext: 'jpg', contentType: 'image/jpeg', medianBytes: 4e6, perMinute: 20, userAgent: 'gallery-dl/1.26.9' },
   ];
   for (let i = 0; i < plan.massDownloaders; i++) {
     const host = nextHost();
@@ -1024,7 +1049,7 @@ function injectAcquisition(b: CorpusBuilder, options: GeneratorOptions, hosts: S
       host,
       new Prng(options.seed, `dataset:${host.ip}`),
       SERVICES.datasetMirror,
-      { path: '/corpus/v3/shard-', ext: 'tar', contentType: 'application/x-tar', medianBytes: 120e6, perMinute: 1.5, firstIndex: firstShard },
+      { path: '/corpus/v3/shard-', ext: 'tar', contentType: 'application/x-tar', medianBytes: 120e6, perMinute: 1.5, firstIndex: firstShard, userAgent: 'curl/8.5.0' },
       start,
       start + rng.range(1, 3) * HOUR_MS,
     );

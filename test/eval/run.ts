@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { naiveFlowBaseline, naiveProxyBaseline } from './baseline.js';
 import { cliPath, prepareRules, replay, repoRoot } from './engine.js';
-import { CORPUS_FORMATS, writeCorpus, type CorpusFormat } from './formats.js';
+import { CORPUS_FORMATS, replayArguments, writeCorpus, type CorpusFormat } from './formats.js';
 import { generateCorpus } from './generator.js';
 import { scoreSummary, scoreTable } from './report.js';
 import { qualityBar, scoreIncidents, type Score } from './score.js';
@@ -14,7 +14,7 @@ import type { GroundTruth } from './types.js';
 // score the incidents against the ground truth next to a naive baseline, and print a table plus
 // one JSON summary line (the last line of output).
 
-const USAGE = `usage: node dist/test/eval/run.js [--seed N] [--hosts N] [--days N] [--formats zeek,vpc,squid]
+const USAGE = `usage: node dist/test/eval/run.js [--seed N] [--hosts N] [--days N] [--formats zeek,vpc,squid,squid-combined]
   [--keep DIR] [--no-captures] [--cli PATH]`;
 
 interface CaptureResult {
@@ -144,18 +144,20 @@ function main(): number {
   const summary: Record<string, unknown> = { eval: 'egressd', seed, hosts, days, detection_rules: rules.detection, formats: {} };
   let failures = 0;
   for (const format of formats) {
-    const file = join(work, `corpus.${format === 'zeek' ? 'conn.log' : format === 'vpc' ? 'vpc.log' : 'access.log'}`);
+    const file = join(work, `corpus.${format === 'zeek' ? 'conn.log' : format === 'vpc' ? 'vpc.log' : `${format}.access.log`}`);
+    const how = replayArguments(format);
     const records = writeCorpus(format, file, corpus, { start, end: Date.parse(truth.end) }, seed);
     const r = replay({
       files: [file],
-      format,
+      format: how.format,
+      extraArgs: how.extra,
       rulesDir: rules.dir,
       stateDir: join(work, `state-${format}`),
       outFile: join(work, `incidents-${format}.jsonl`),
       cli,
     });
     const engine = scoreIncidents(r.incidents, truth);
-    const baseline = format === 'squid' ? naiveProxyBaseline(corpus.requests, start) : naiveFlowBaseline(corpus.conns, start);
+    const baseline = format.startsWith('squid') ? naiveProxyBaseline(corpus.requests, start) : naiveFlowBaseline(corpus.conns, start);
     const naive = scoreIncidents(baseline, truth);
     const bar = qualityBar(engine);
     console.log('');

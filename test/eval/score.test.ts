@@ -139,6 +139,7 @@ describe('naive baseline', () => {
       bytesOut: 10,
       remoteIp: '198.18.70.10',
       contentType: 'text/plain',
+      userAgent: 'Transmission/3.00',
       activity: 'bittorrent',
     };
     expect(naiveProxyBaseline([req], Date.parse(DAY0)).map((i) => i.kind)).toEqual(['bittorrent']);

@@ -40,6 +40,8 @@ export interface ProxyRequest {
   bytesOut: number;
   remoteIp: string;
   contentType: string;
+  /** Client user agent (only the combined logformat carries it). */
+  userAgent: string;
   activity: ActivityName;
 }
 

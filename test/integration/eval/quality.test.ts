@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../support/env.js';
 import { naiveFlowBaseline } from '../../eval/baseline.js';
 import { cliPath, prepareRules, replay } from '../../eval/engine.js';
-import { writeCorpus, type CorpusFormat } from '../../eval/formats.js';
+import { replayArguments, writeCorpus, type CorpusFormat } from '../../eval/formats.js';
 import { generateCorpus } from '../../eval/generator.js';
 import { qualityBar, scoreIncidents } from '../../eval/score.js';
 import type { Corpus } from '../../eval/types.js';
 
 // The quality bar of the detection issue on a small labelled corpus (60 hosts × 2 days), replayed
-// through the built CLI in every text format: recall 100 % for BitTorrent hosts and swarms,
+// through the built CLI in every text format (Squid native and combined): recall 100 % for BitTorrent hosts and swarms,
 // ≥ 95 % for bulk acquisition, ≤ 1 false incident per 1,000 benign host-days.
 
 const SEED = 4242;
@@ -25,12 +25,21 @@ beforeAll(() => {
 });
 afterAll(() => dir.remove());
 
-describe.each<CorpusFormat>(['zeek', 'vpc', 'squid'])('egressd replay --format %s on the labelled corpus', (format) => {
+describe.each<CorpusFormat>(['zeek', 'vpc', 'squid', 'squid-combined'])('egressd replay --format %s on the labelled corpus', (format) => {
   it('meets the quality bar', () => {
     const file = join(dir.path, `corpus.${format}`);
     const window = { start: Date.parse(corpus.truth.start), end: Date.parse(corpus.truth.end) };
     expect(writeCorpus(format, file, corpus, window, SEED)).toBeGreaterThan(1000);
-    const r = replay({ files: [file], format, rulesDir, stateDir: join(dir.path, `state-${format}`), outFile: join(dir.path, `incidents-${format}.jsonl`), timeoutMs: 170_000 });
+    const how = replayArguments(format);
+    const r = replay({
+      files: [file],
+      format: how.format,
+      extraArgs: how.extra,
+      rulesDir,
+      stateDir: join(dir.path, `state-${format}`),
+      outFile: join(dir.path, `incidents-${format}.jsonl`),
+      timeoutMs: 170_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.unparsed).toBe(0);
     const score = scoreIncidents(r.incidents, corpus.truth);
@@ -40,10 +49,11 @@ describe.each<CorpusFormat>(['zeek', 'vpc', 'squid'])('egressd replay --format %
       swarms: score.kinds.swarm.missed,
       false: score.verdicts.filter((v) => v.verdict === 'false'),
     };
-    expect(score.kinds.bittorrent.recall, `BitTorrent hosts missed: ${JSON.stringify(report.bittorrent)}`).toBe(1);
-    expect(score.kinds.swarm.recall, `swarms missed: ${JSON.stringify(report.swarms)}`).toBe(1);
-    expect(score.kinds.bulk_acquisition.recall ?? 0, `bulk hosts missed: ${JSON.stringify(report.bulk)}`).toBeGreaterThanOrEqual(0.95);
-    expect(score.falsePer1000BenignHostDays, `false incidents: ${JSON.stringify(report.false)}`).toBeLessThanOrEqual(1);
+    // Soft: one run reports every part of the bar that does not hold.
+    expect.soft(score.kinds.bittorrent.recall, `BitTorrent hosts missed: ${JSON.stringify(report.bittorrent)}`).toBe(1);
+    expect.soft(score.kinds.swarm.recall, `swarms missed: ${JSON.stringify(report.swarms)}`).toBe(1);
+    expect.soft(score.kinds.bulk_acquisition.recall ?? 0, `bulk hosts missed: ${JSON.stringify(report.bulk)}`).toBeGreaterThanOrEqual(0.95);
+    expect.soft(score.falsePer1000BenignHostDays, `false incidents: ${JSON.stringify(report.false)}`).toBeLessThanOrEqual(1);
     expect(qualityBar(score).pass).toBe(true);
   });
 });
