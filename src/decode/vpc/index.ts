@@ -88,6 +88,24 @@ function headerNames(line: string): string[] | undefined {
 
 const DASH = 45;
 
+// One error object per reason, made once: a stack trace per rejected line would cost more than
+// decoding it, and the reader only looks at `reason`.
+const rejections = new Map<string, DecodeError>();
+function rejection(reason: string): DecodeError {
+  let err = rejections.get(reason);
+  if (!err) {
+    err = new DecodeError(reason);
+    rejections.set(reason, err);
+  }
+  return err;
+}
+
+type Latin1Buffer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+/** Node's own fast path behind toString('latin1'), when present. */
+const latin1 = typeof (Buffer.prototype as Latin1Buffer).latin1Slice === 'function'
+  ? (buf: Buffer, s: number, e: number) => (buf as Latin1Buffer).latin1Slice!(s, e)
+  : (buf: Buffer, s: number, e: number) => buf.toString('latin1', s, e);
+
 class VpcDecoder implements LineDecoder {
   readonly format = 'vpc';
   private readonly source: SourceRef;
@@ -128,7 +146,7 @@ class VpcDecoder implements LineDecoder {
     if (count === 0) return;
     const layout = this.layout;
     if (layout.exactCount > 0 ? count !== layout.exactCount : count < V2_FIELD_COUNT) {
-      throw new DecodeError('field_count', `${count} fields`);
+      throw rejection('field_count');
     }
     const starts = this.starts;
     const ends = this.ends;
@@ -139,32 +157,32 @@ class VpcDecoder implements LineDecoder {
       const s = starts[status]!;
       const e = ends[status]!;
       const c = buf[s];
-      if (c === 78 /* N */ && bytesAre(buf, s, e, NODATA)) throw new DecodeError('nodata');
-      if (c === 83 /* S */ && bytesAre(buf, s, e, SKIPDATA)) throw new DecodeError('skipdata');
+      if (c === 78 /* N */ && bytesAre(buf, s, e, NODATA)) throw rejection('nodata');
+      if (c === 83 /* S */ && bytesAre(buf, s, e, SKIPDATA)) throw rejection('skipdata');
     }
     if (layout.action >= 0) {
       const s = starts[layout.action]!;
-      if (buf[s] === 82 /* R */ && bytesAre(buf, s, ends[layout.action]!, REJECT)) throw new DecodeError('rejected');
+      if (buf[s] === 82 /* R */ && bytesAre(buf, s, ends[layout.action]!, REJECT)) throw rejection('rejected');
     }
 
-    if (layout.start < 0) throw new DecodeError('no_timestamp');
+    if (layout.start < 0) throw rejection('no_timestamp');
     const start = numberAt(buf, starts[layout.start]!, ends[layout.start]!);
-    if (start === -2) throw new DecodeError('no_timestamp');
-    if (start < 0) throw new DecodeError('bad_timestamp');
+    if (start === -2) throw rejection('no_timestamp');
+    if (start < 0) throw rejection('bad_timestamp');
     let end = start;
     if (layout.end >= 0) {
       end = numberAt(buf, starts[layout.end]!, ends[layout.end]!);
       if (end === -2) end = start;
-      else if (end < 0) throw new DecodeError('bad_timestamp');
+      else if (end < 0) throw rejection('bad_timestamp');
     }
 
     const src = this.address(buf, layout.pktSrcaddr, layout.srcaddr);
     const dst = this.address(buf, layout.pktDstaddr, layout.dstaddr);
     const proto = this.optionalNumber(buf, layout.protocol, 'bad_proto');
-    if (proto > 255) throw new DecodeError('bad_proto');
+    if (proto > 255) throw rejection('bad_proto');
     const srcPort = this.optionalNumber(buf, layout.srcport, 'bad_port');
     const dstPort = this.optionalNumber(buf, layout.dstport, 'bad_port');
-    if (srcPort > 65535 || dstPort > 65535) throw new DecodeError('bad_port');
+    if (srcPort > 65535 || dstPort > 65535) throw rejection('bad_port');
 
     out.push({
       ts: start * 1000,
@@ -196,7 +214,7 @@ class VpcDecoder implements LineDecoder {
         i++;
       }
       if (i >= to) return count;
-      if (count === MAX_FIELDS) throw new DecodeError('field_count', 'too many fields');
+      if (count === MAX_FIELDS) throw rejection('field_count');
       starts[count] = i;
       while (i < to) {
         const c = buf[i];
@@ -210,11 +228,11 @@ class VpcDecoder implements LineDecoder {
   private tryHeader(line: string): boolean {
     const names = headerNames(line);
     if (!names) return false;
-    if (names.length > MAX_FIELDS) throw new DecodeError('bad_header', 'too many fields');
+    if (names.length > MAX_FIELDS) throw rejection('bad_header');
     const layout = layoutOf(names, names.length);
     const hasSrc = layout.srcaddr >= 0 || layout.pktSrcaddr >= 0;
     const hasDst = layout.dstaddr >= 0 || layout.pktDstaddr >= 0;
-    if (!hasSrc || !hasDst) throw new DecodeError('bad_header', 'header names no source or destination address');
+    if (!hasSrc || !hasDst) throw rejection('bad_header');
     this.layout = layout;
     return true;
   }
@@ -224,15 +242,15 @@ class VpcDecoder implements LineDecoder {
     let index = -1;
     if (preferred >= 0 && preferred < this.count && !isDash(buf, this.starts[preferred]!, this.ends[preferred]!)) index = preferred;
     else if (fallback >= 0) index = fallback;
-    if (index < 0) throw new DecodeError('missing_field', 'no address');
+    if (index < 0) throw rejection('missing_field');
     const s = this.starts[index]!;
     const e = this.ends[index]!;
-    if (isDash(buf, s, e)) throw new DecodeError('missing_field', 'address is -');
-    if (e - s > 45) throw new DecodeError('bad_address');
-    const text = buf.toString('latin1', s, e);
+    if (isDash(buf, s, e)) throw rejection('missing_field');
+    if (e - s > 45) throw rejection('bad_address');
+    const text = latin1(buf, s, e);
     if (parseIPv4(text) >= 0) return text;
     if (text.includes(':') && parseIPv6(text) !== undefined) return text;
-    throw new DecodeError('bad_address');
+    throw rejection('bad_address');
   }
 
   /** A count field; 0 when the format lacks it or it is `-`. */
@@ -240,7 +258,7 @@ class VpcDecoder implements LineDecoder {
     if (index < 0 || index >= this.count) return 0;
     const n = numberAt(buf, this.starts[index]!, this.ends[index]!);
     if (n === -2) return 0;
-    if (n < 0) throw new DecodeError(reason);
+    if (n < 0) throw rejection(reason);
     return n;
   }
 }
