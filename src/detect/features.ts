@@ -70,6 +70,8 @@ const R_SHARED = 4;
 const R_ACTIVE = 5;
 const R_APPROVED_IN = 6;
 const RING_WIDTH = 7;
+/** Scratch for ringSums(): features are read synchronously, one host at a time. */
+const RING_SUMS = new Float64Array(RING_WIDTH);
 
 const LARGE_KINDS = new Set(['media', 'archive', 'disk_image']);
 const MAX_SMALL_SET = 64;
@@ -129,10 +131,12 @@ export class HostState {
   ringSlot: Int32Array | null = null;
   ring: Float32Array | null = null;
   block = -1;
+  /** Distinct values of the current half of the long window... */
   peersCurrent: HyperLogLog;
-  peersPrevious: HyperLogLog;
+  /** ...and of the previous half plus the current one: read without merging. */
+  peersLong: HyperLogLog;
   objectsCurrent: HyperLogLog | null = null;
-  objectsPrevious: HyperLogLog | null = null;
+  objectsLong: HyperLogLog | null = null;
 
   // Baseline (EWMA of medium-window unapproved bytes).
   ewma = 0;
@@ -161,7 +165,7 @@ export class HostState {
     this.mP2pPorts = new HyperLogLog(Math.min(p, 10));
     this.mBtPortPeers = new HyperLogLog(Math.min(p, 10));
     this.peersCurrent = new HyperLogLog(p);
-    this.peersPrevious = new HyperLogLog(p);
+    this.peersLong = new HyperLogLog(p);
   }
 
   /** Roll the medium window and the long-window blocks forward to the record's time. */
@@ -172,21 +176,23 @@ export class HostState {
     const block = Math.floor(ts / (ctx.longMs / 2));
     if (block > this.block) {
       if (this.block >= 0 && block === this.block + 1) {
-        const recycled = this.peersPrevious;
-        this.peersPrevious = this.peersCurrent;
+        // The long window now spans the half that just ended and the new one: the union so
+        // far is exactly the ended half; the recycled sketch starts the new half.
+        const recycled = this.peersLong;
+        this.peersLong = this.peersCurrent;
         recycled.clear();
         this.peersCurrent = recycled;
         if (this.objectsCurrent) {
-          const o = this.objectsPrevious ?? new HyperLogLog(ctx.precision);
+          const o = this.objectsLong ?? new HyperLogLog(ctx.precision);
           o.clear();
-          this.objectsPrevious = this.objectsCurrent;
+          this.objectsLong = this.objectsCurrent;
           this.objectsCurrent = o;
         }
       } else {
         this.peersCurrent.clear();
-        this.peersPrevious.clear();
+        this.peersLong.clear();
         this.objectsCurrent?.clear();
-        this.objectsPrevious?.clear();
+        this.objectsLong?.clear();
       }
       this.block = block;
     }
@@ -240,6 +246,7 @@ export class HostState {
     this.sPeers.addHash(ipHash);
     this.mPeers.addHash(ipHash);
     this.peersCurrent.addHash(ipHash);
+    this.peersLong.addHash(ipHash);
 
     if (bytesIn > 0) {
       // One direction of a uni-flow pair carries the download; only downloads time the host.
@@ -311,9 +318,11 @@ export class HostState {
     this.sObjects ??= new HyperLogLog(ctx.precision);
     this.mObjects ??= new HyperLogLog(ctx.precision);
     this.objectsCurrent ??= new HyperLogLog(ctx.precision);
+    this.objectsLong ??= new HyperLogLog(ctx.precision);
     this.sObjects.addHash(h);
     this.mObjects.addHash(h);
     this.objectsCurrent.addHash(h);
+    this.objectsLong.addHash(h);
     if (LARGE_KINDS.has(object.kind) && bytesIn >= ctx.largeObjectBytes) this.mLargeObjects++;
     const seq = object.sequence;
     if (seq) {
@@ -382,60 +391,55 @@ export class HostState {
     this.sObjects?.clear();
   }
 
-  /** Sum of a ring column over the long window (completed medium windows plus the running one). */
-  private ringSum(column: number, current: number, ctx: FeatureContext): number {
-    let sum = current;
+  /** Column sums of the completed medium windows still inside the long window. */
+  private ringSums(ctx: FeatureContext): Float64Array {
+    const sums = RING_SUMS.fill(0);
     const slots = this.ringSlot;
     const ring = this.ring;
-    if (!slots || !ring) return sum;
+    if (!slots || !ring) return sums;
     const oldest = this.medium - ctx.slots;
     for (let s = 0; s < ctx.slots; s++) {
       const w = slots[s]!;
-      if (w > oldest && w < this.medium) sum += ring[s * RING_WIDTH + column]!;
+      if (w <= oldest || w >= this.medium) continue;
+      const row = s * RING_WIDTH;
+      for (let c = 0; c < RING_WIDTH; c++) sums[c]! += ring[row + c]!;
     }
-    return sum;
+    return sums;
   }
 
   /** The features every rule reads, at event time `now`. */
   features(ctx: FeatureContext, population: Population | null): Features {
     const activeMinutes = this.mActiveShort + (this.sActive ? 1 : 0);
     const reg = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : this.previousRegularity;
-    const dayPeers = this.peersCurrent.clone();
-    dayPeers.merge(this.peersPrevious);
-    let dayObjects = 0;
-    if (this.objectsCurrent) {
-      const objects = this.objectsCurrent.clone();
-      if (this.objectsPrevious) objects.merge(this.objectsPrevious);
-      dayObjects = objects.count();
-    }
-    const bytesIn24 = this.ringSum(R_BYTES_IN, this.mBytesInAll, ctx);
-    const approvedIn24 = this.ringSum(R_APPROVED_IN, this.mApprovedIn, ctx);
+    const ring = this.ringSums(ctx);
+    const bytesIn24 = ring[R_BYTES_IN]! + this.mBytesInAll;
+    const approvedIn24 = ring[R_APPROVED_IN]! + this.mApprovedIn;
     const baselineReady = this.baselineWindows >= ctx.baselineWarmup;
     return {
       bytes_in_1m: this.sBytesIn,
       bytes_in_1h: this.mBytesIn,
       bytes_in_24h: bytesIn24,
-      bytes_out_24h: this.ringSum(R_BYTES_OUT, this.mBytesOut, ctx),
+      bytes_out_24h: ring[R_BYTES_OUT]! + this.mBytesOut,
       peers_1m: this.sPeers.count(),
       peers_1h: this.mPeers.count(),
-      peers_24h: dayPeers.count(),
+      peers_24h: this.peersLong.count(),
       heavy_peers_1h: this.heavyPeers,
       p2p_peers_1h: this.mP2pPeers.count(),
       p2p_ports_1h: this.mP2pPorts.count(),
       bt_port_peers_1h: this.mBtPortPeers.count(),
-      bt_evidence: this.ringSum(R_BT_EVIDENCE, this.mBtEvidence, ctx),
-      bt_approved: this.ringSum(R_BT_APPROVED, this.mBtApproved, ctx),
+      bt_evidence: ring[R_BT_EVIDENCE]! + this.mBtEvidence,
+      bt_approved: ring[R_BT_APPROVED]! + this.mBtApproved,
       info_hashes: this.infoHashes?.size ?? 0,
-      duty_24h: this.ringSum(R_ACTIVE, this.mDutyMarked ? 1 : 0, ctx),
+      duty_24h: ring[R_ACTIVE]! + (this.mDutyMarked ? 1 : 0),
       active_minutes_1h: activeMinutes,
       regularity_1h: reg,
       downloads_1h: this.mDownloads,
       objects_1m: this.sObjects?.count() ?? 0,
       objects_1h: this.mObjects?.count() ?? 0,
-      objects_24h: dayObjects,
+      objects_24h: this.objectsLong?.count() ?? 0,
       large_objects_1h: this.mLargeObjects,
       sequential_1h: this.mSequential,
-      shared_objects_24h: this.ringSum(R_SHARED, this.mShared, ctx),
+      shared_objects_24h: ring[R_SHARED]! + this.mShared,
       volume_vs_baseline: baselineReady ? this.mBytesIn / Math.max(this.ewma, ctx.baselineFloor) : 0,
       volume_z:
         population && population.hosts > 0
@@ -456,8 +460,8 @@ export class HostState {
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
     let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.ringSlot?.byteLength ?? 0) + this.remotes.size * 120 + (this.infoHashes?.size ?? 0) * 100;
-    for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersPrevious]) bytes += s.byteSize();
-    for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsPrevious]) if (s) bytes += s.byteSize();
+    for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersLong]) bytes += s.byteSize();
+    for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsLong]) if (s) bytes += s.byteSize();
     return bytes;
   }
 }

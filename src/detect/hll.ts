@@ -33,6 +33,8 @@ export class HyperLogLog {
   private sparse: Uint32Array | null = null;
   private sparseCount = 0;
   private dense: Uint8Array | null = null;
+  /** Dense estimate cached until a register changes (estimation walks every register). */
+  private cachedCount = -1;
 
   constructor(precision = 12) {
     if (precision < 4 || precision > 16) throw new RangeError(`HyperLogLog precision ${precision} outside 4..16`);
@@ -87,7 +89,10 @@ export class HyperLogLog {
     // Rank = leading zeros of the remaining q bits + 1 (q + 1 when all are zero).
     const rank = rest === 0 ? q + 1 : Math.clz32(rest) - this.precision + 1;
     const registers = this.dense!;
-    if (registers[index]! < rank) registers[index] = rank;
+    if (registers[index]! < rank) {
+      registers[index] = rank;
+      this.cachedCount = -1;
+    }
   }
 
   private toDense(): void {
@@ -101,6 +106,7 @@ export class HyperLogLog {
   /** Estimated number of distinct values (exact while sparse). */
   count(): number {
     if (!this.dense) return this.sparseCount;
+    if (this.cachedCount >= 0) return this.cachedCount;
     const q = 32 - this.precision;
     const histogram = new Float64Array(q + 2);
     for (const r of this.dense) histogram[r]! += 1;
@@ -108,7 +114,8 @@ export class HyperLogLog {
     let z = m * tau(1 - histogram[q + 1]! / m);
     for (let k = q; k >= 1; k--) z = 0.5 * (z + histogram[k]!);
     z += m * sigma(histogram[0]! / m);
-    return Math.round((ALPHA_INF * m * m) / z);
+    this.cachedCount = Math.round((ALPHA_INF * m * m) / z);
+    return this.cachedCount;
   }
 
   /** Fold another sketch of the same precision into this one. */
@@ -119,6 +126,7 @@ export class HyperLogLog {
       const mine = this.dense!;
       const theirs = other.dense;
       for (let i = 0; i < mine.length; i++) if (theirs[i]! > mine[i]!) mine[i] = theirs[i]!;
+      this.cachedCount = -1;
       return;
     }
     if (other.sparse) for (const v of other.sparse) if (v !== 0) this.addHash(v);
@@ -132,6 +140,7 @@ export class HyperLogLog {
 
   clear(): void {
     this.dense = null;
+    this.cachedCount = -1;
     if (this.sparse !== null && (this.sparseCount > 0 || this.sparse.length > 8)) this.sparse = null;
     this.sparseCount = 0;
   }
@@ -161,6 +170,7 @@ export class HyperLogLog {
       if (bytes.length !== sketch.m) throw new RangeError('HyperLogLog snapshot has the wrong register count');
       sketch.dense = new Uint8Array(bytes);
       sketch.sparse = null;
+      sketch.cachedCount = -1;
     } else if (json.s !== undefined) {
       const bytes = Buffer.from(json.s, 'base64');
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

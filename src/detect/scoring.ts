@@ -34,26 +34,40 @@ export function strength(value: number, rule: SignalRule): number {
 
 /** Score a rule against features; undefined when its gates do not pass. */
 export function scoreRule(rule: RuleShape, features: Features): Scored | undefined {
+  // Gates first, without allocating: most evaluations stop here.
+  for (const group of rule.require_groups) {
+    let passed = false;
+    for (const name of group) {
+      const s = rule.signals[name];
+      if (s && strength(features[name] ?? 0, s) > 0) {
+        passed = true;
+        break;
+      }
+    }
+    if (!passed) return undefined;
+  }
   let total = 0;
   let got = 0;
-  const fired: Signal[] = [];
-  const firedNames = new Set<string>();
-  for (const name of Object.keys(rule.signals)) {
+  let firedCount = 0;
+  for (const name in rule.signals) {
     const s = rule.signals[name]!;
     if (s.weight <= 0) continue;
     total += s.weight;
-    const value = features[name] ?? 0;
-    const st = strength(value, s);
+    const st = strength(features[name] ?? 0, s);
     if (st > 0) {
       got += s.weight * st;
-      firedNames.add(name);
-      fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
+      firedCount++;
     }
   }
-  if (total <= 0 || fired.length < rule.min_fired) return undefined;
-  for (const group of rule.require_groups) if (!group.some((g) => firedNames.has(g))) return undefined;
+  if (total <= 0 || firedCount < rule.min_fired) return undefined;
   const score = Math.round((100 * got) / total);
   if (score < rule.min_score) return undefined;
+  const fired: Signal[] = [];
+  for (const name in rule.signals) {
+    const s = rule.signals[name]!;
+    const value = features[name] ?? 0;
+    if (strength(value, s) > 0) fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
+  }
   return { rule: `${rule.id}@${rule.rev}`, score, signals: fired };
 }
 
