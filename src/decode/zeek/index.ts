@@ -82,9 +82,18 @@ function parseSeconds(text: string): number {
   return n >= 0 ? n : NaN;
 }
 
+/**
+ * A copy that does not point into the line. V8 makes substrings of 13+ characters views of
+ * their parent: an address kept by detection state would otherwise keep the whole decoded
+ * block of lines alive. Slicing a fresh concatenation copies just these characters.
+ */
+function detach(text: string): string {
+  return text.length < 13 ? text : (' ' + text).slice(1);
+}
+
 function checkAddress(text: string): string {
-  if (parseIPv4(text) >= 0) return text;
-  if (text.includes(':') && parseIPv6(text) !== undefined) return text;
+  if (parseIPv4(text) >= 0) return detach(text);
+  if (text.includes(':') && parseIPv6(text) !== undefined) return detach(text);
   throw new DecodeError('bad_address', `not an IP address: ${text.slice(0, 64)}`);
 }
 
@@ -110,7 +119,7 @@ export function appFromService(service: string | undefined, setSeparator = ','):
       case 'bittorrenttracker':
         return { name: 'bittorrent', via: 'tracker' };
       default:
-        return { name };
+        return { name: detach(name) };
     }
   }
   return undefined;
