@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,7 @@ export function parseIncidents(text: string): { incidents: ScoredIncident[]; unp
 const GNU_TIME = '/usr/bin/time';
 const TIME_MARK = 'EGRESSD_EVAL_RUSAGE';
 
-export function replay(options: {
+export async function replay(options: {
   files: string[];
   format: string;
   rulesDir: string;
@@ -90,7 +90,7 @@ export function replay(options: {
   extraArgs?: string[];
   cli?: string;
   timeoutMs?: number;
-}): ReplayResult {
+}): Promise<ReplayResult> {
   mkdirSync(options.stateDir, { recursive: true });
   const args = [
     options.cli ?? cliPath(),
@@ -111,15 +111,31 @@ export function replay(options: {
   const command = timed ? GNU_TIME : process.execPath;
   const commandArgs = timed ? ['-f', `${TIME_MARK} %U %S %M`, process.execPath, ...args] : args;
   const started = process.hrtime.bigint();
-  const run = spawnSync(command, commandArgs, {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: options.timeoutMs ?? 600_000,
+  const run = await new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; error?: Error }>((done) => {
+    // Its own process group, so a timeout stops the replay under GNU time too.
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 64 * 1024 * 1024) stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-64_000)));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, options.timeoutMs ?? 600_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      done({ status: null, signal: null, stdout, stderr, error });
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      done({ status, signal, stdout, stderr });
+    });
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const text = existsSync(options.outFile) ? readFileSync(options.outFile, 'utf8') : run.stdout ?? '';
+  const text = existsSync(options.outFile) ? readFileSync(options.outFile, 'utf8') : run.stdout;
   const parsed = parseIncidents(text);
-  let stderr = run.stderr ?? '';
+  let stderr = run.stderr;
   let cpu: { cpuSeconds?: number; peakRssMiB?: number } = {};
   const mark = stderr.lastIndexOf(TIME_MARK);
   if (timed && mark >= 0) {

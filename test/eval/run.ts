@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { naiveFlowBaseline, naiveProxyBaseline } from './baseline.js';
-import { cliPath, prepareRules, replay, repoRoot } from './engine.js';
+import { cliPath, prepareRules, replay, repoRoot, type ReplayResult } from './engine.js';
 import { CORPUS_FORMATS, replayArguments, writeCorpus, type CorpusFormat } from './formats.js';
 import { generateCorpus } from './generator.js';
 import { scoreSummary, scoreTable } from './report.js';
@@ -67,35 +67,58 @@ function captureFiles(root: string): { file: string; expected: CaptureResult['ex
   return out;
 }
 
-function runCaptures(work: string, root: string, cli: string): CaptureResult[] {
+async function runCaptures(work: string, root: string, cli: string): Promise<CaptureResult[]> {
   // Real captures use their own addresses: the default internal ranges and the shipped detection rules.
   const rulesDir = join(work, 'capture-rules');
   mkdirSync(rulesDir, { recursive: true });
   const shipped = join(root, 'rules', 'detection.yaml');
   if (existsSync(shipped)) copyFileSync(shipped, join(rulesDir, 'detection.yaml'));
-  const results: CaptureResult[] = [];
-  captureFiles(root).forEach(({ file, expected }, i) => {
-    const r = replay({
-      files: [file],
-      format: 'pcap',
-      rulesDir,
-      stateDir: join(work, `capture-state-${i}`),
-      outFile: join(work, `capture-${i}.jsonl`),
-      cli,
-      timeoutMs: 120_000,
-    });
+  const files = captureFiles(root);
+  const runs = await inParallel(
+    files.map(({ file }, i) => () =>
+      replay({
+        files: [file],
+        format: 'pcap',
+        rulesDir,
+        stateDir: join(work, `capture-state-${i}`),
+        outFile: join(work, `capture-${i}.jsonl`),
+        cli,
+        timeoutMs: 120_000,
+      }),
+    ),
+    REPLAY_CONCURRENCY,
+  );
+  const results = files.map(({ file, expected }, i): CaptureResult => {
+    const r = runs[i]!;
     const kinds: Record<string, number> = {};
     for (const inc of r.incidents) kinds[inc.kind] = (kinds[inc.kind] ?? 0) + 1;
     const flagged = (kinds.bittorrent ?? 0) + (kinds.swarm ?? 0) > 0;
     const any = r.incidents.length > 0;
     const verdict: CaptureResult['verdict'] =
       r.code !== 0 ? 'error' : expected === 'bittorrent' ? (flagged ? 'hit' : 'miss') : expected === 'none' ? (any ? 'false_alarm' : 'clean') : 'n/a';
-    results.push({ file: file.slice(file.lastIndexOf('/', file.lastIndexOf('/') - 1) + 1), expected, kinds, code: r.code, verdict });
+    return { file: file.slice(file.lastIndexOf('/', file.lastIndexOf('/') - 1) + 1), expected, kinds, code: r.code, verdict };
   });
   return results;
 }
 
-function main(): number {
+/** Run `tasks` with at most `limit` at a time; results in task order. */
+async function inParallel<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/** Two replays at a time: the evaluation is sized for a 2-core machine. */
+const REPLAY_CONCURRENCY = 2;
+
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       seed: { type: 'string', default: '7' },
@@ -142,20 +165,29 @@ function main(): number {
   );
 
   const summary: Record<string, unknown> = { eval: 'egressd', seed, hosts, days, detection_rules: rules.detection, formats: {} };
-  let failures = 0;
-  for (const format of formats) {
+  const jobs = formats.map((format) => {
     const file = join(work, `corpus.${format === 'zeek' ? 'conn.log' : format === 'vpc' ? 'vpc.log' : `${format}.access.log`}`);
-    const how = replayArguments(format);
     const records = writeCorpus(format, file, corpus, { start, end: Date.parse(truth.end) }, seed);
-    const r = replay({
-      files: [file],
-      format: how.format,
-      extraArgs: how.extra,
-      rulesDir: rules.dir,
-      stateDir: join(work, `state-${format}`),
-      outFile: join(work, `incidents-${format}.jsonl`),
-      cli,
-    });
+    const how = replayArguments(format);
+    return {
+      format,
+      records,
+      run: (): Promise<ReplayResult> =>
+        replay({
+          files: [file],
+          format: how.format,
+          extraArgs: how.extra,
+          rulesDir: rules.dir,
+          stateDir: join(work, `state-${format}`),
+          outFile: join(work, `incidents-${format}.jsonl`),
+          cli,
+        }),
+    };
+  });
+  const results = await inParallel(jobs.map((j) => j.run), REPLAY_CONCURRENCY);
+  let failures = 0;
+  jobs.forEach(({ format, records }, i) => {
+    const r = results[i]!;
     const engine = scoreIncidents(r.incidents, truth);
     const baseline = format.startsWith('squid') ? naiveProxyBaseline(corpus.requests, start) : naiveFlowBaseline(corpus.conns, start);
     const naive = scoreIncidents(baseline, truth);
@@ -190,10 +222,10 @@ function main(): number {
       naive: scoreSummary(naive),
       false_incident_profiles: falseCauses,
     };
-  }
+  });
 
   if (!values['no-captures']) {
-    const captures = runCaptures(work, root, cli);
+    const captures = await runCaptures(work, root, cli);
     if (captures.length) {
       console.log('');
       console.log('== real captures (replay --format pcap, default internal ranges)');
@@ -217,4 +249,12 @@ function main(): number {
   return failures > 0 ? 1 : 0;
 }
 
-process.exitCode = main();
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

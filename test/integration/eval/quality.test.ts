@@ -26,12 +26,12 @@ beforeAll(() => {
 afterAll(() => dir.remove());
 
 describe.each<CorpusFormat>(['zeek', 'vpc', 'squid', 'squid-combined'])('egressd replay --format %s on the labelled corpus', (format) => {
-  it('meets the quality bar', () => {
+  it('meets the quality bar', async () => {
     const file = join(dir.path, `corpus.${format}`);
     const window = { start: Date.parse(corpus.truth.start), end: Date.parse(corpus.truth.end) };
     expect(writeCorpus(format, file, corpus, window, SEED)).toBeGreaterThan(1000);
     const how = replayArguments(format);
-    const r = replay({
+    const r = await replay({
       files: [file],
       format: how.format,
       extraArgs: how.extra,
