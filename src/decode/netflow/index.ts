@@ -384,6 +384,15 @@ export class NetflowDecoder implements DatagramDecoder {
         this.stats.errors.bad_template++;
         return;
       }
+      // Exporters resend templates unchanged every few packets: compare bytes, skip parsing.
+      const known = this.templates.get(prefix + templateId);
+      if (known && known.raw.length > 0 && sameBytes(data, q, end, known.raw)) {
+        this.templates.touch(known, this.now);
+        if (options) this.stats.optionsTemplatesReceived++;
+        else this.stats.templatesReceived++;
+        q += known.raw.length;
+        continue;
+      }
       let fields: FieldSpec[] | undefined;
       let v9Scope = 0;
       let next: number;
@@ -413,6 +422,7 @@ export class NetflowDecoder implements DatagramDecoder {
         this.stats.errors.bad_template++;
         return;
       }
+      template.raw = data.slice(q, next);
       const previous = this.templates.set(template);
       if (previous && previous.layout !== template.layout) this.stats.templatesChanged++;
       if (options) this.stats.optionsTemplatesReceived++;
@@ -693,6 +703,12 @@ function recordRate(view: DataView, base: number, offsets: Int32Array, lengths: 
     return interval > 0 ? (interval + space) / interval : 1;
   }
   return 0;
+}
+
+function sameBytes(data: Uint8Array, at: number, end: number, raw: Uint8Array): boolean {
+  if (end - at < raw.length) return false;
+  for (let i = 0; i < raw.length; i++) if (data[at + i] !== raw[i]) return false;
+  return true;
 }
 
 function atLeastOne(n: number): number {

@@ -32,6 +32,8 @@ export interface FlowTemplate {
   readonly layout: string;
   /** When the exporter last sent this template (ms, the clock of the datagrams). */
   refreshedAt: number;
+  /** The template record as sent: an identical refresh is recognised without parsing. */
+  raw: Uint8Array;
 }
 
 /**
@@ -92,6 +94,7 @@ export function compileTemplate(
     roleLengths,
     layout,
     refreshedAt: now,
+    raw: new Uint8Array(0),
   };
 }
 
@@ -122,6 +125,13 @@ export class TemplateCache {
       this.evicted++;
     }
     return previous;
+  }
+
+  /** An identical refresh: only the age and the eviction order change. */
+  touch(template: FlowTemplate, now: number): void {
+    template.refreshedAt = now;
+    this.templates.delete(template.key);
+    this.templates.set(template.key, template);
   }
 
   delete(key: string): boolean {
