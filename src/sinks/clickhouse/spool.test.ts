@@ -43,7 +43,7 @@ describe('Spool', () => {
       const spool = new Spool(dir.path, 1e9, events);
       await spool.open();
       for (let i = 1; i <= 3; i++) await spool.append(batch(i));
-      writeFileSync(join(dir.path, '0000000000000009.batch.tmp'), 'half written');
+      writeFileSync(join(dir.path, '0000000000000009.incidents.batch.tmp'), 'half written');
       const reopened = new Spool(dir.path, 1e9, events);
       await reopened.open();
       expect(reopened.batches).toBe(3);
@@ -56,7 +56,25 @@ describe('Spool', () => {
       expect(tokens).toEqual(['t1', 't2', 't3']);
       expect(reopened.bytes).toBe(0);
       await reopened.append(batch(4));
-      expect(readdirSync(dir.path).filter((n) => n.endsWith('.batch'))).toEqual(['0000000000000004.batch']);
+      expect(readdirSync(dir.path).filter((n) => n.endsWith('.batch'))).toEqual(['0000000000000004.incidents.batch']);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('groups the oldest record with later ones of the same table, within limits', async () => {
+    const dir = tempDir();
+    try {
+      const spool = new Spool(dir.path, 1e9, recorder().events);
+      await spool.open();
+      await spool.append(batch(1));
+      await spool.append({ ...batch(2), table: 'flows_1m_input' });
+      await spool.append(batch(3));
+      await spool.append(batch(4));
+      expect((await spool.oldestRun(1e9, 1000)).map((r) => r.token)).toEqual(['t1', 't3', 't4']);
+      expect((await spool.oldestRun(1e9, 4)).map((r) => r.token)).toEqual(['t1', 't3']);
+      await spool.remove(1);
+      expect((await spool.oldestRun(1e9, 1000)).map((r) => r.token)).toEqual(['t2']);
     } finally {
       dir.remove();
     }
@@ -70,14 +88,14 @@ describe('Spool', () => {
       await spool.open();
       await spool.append(batch(1));
       await spool.append(batch(2));
-      const first = join(dir.path, '0000000000000001.batch');
+      const first = join(dir.path, '0000000000000001.incidents.batch');
       const data = readFileSync(first);
       data[data.length - 5] = 0x58;
       writeFileSync(first, data);
       const r = await spool.oldest();
       expect(r?.token).toBe('t2');
       expect(seen.corrupt).toEqual(['checksum mismatch']);
-      expect(readdirSync(join(dir.path, 'corrupt'))).toEqual(['0000000000000001.batch']);
+      expect(readdirSync(join(dir.path, 'corrupt'))).toEqual(['0000000000000001.incidents.batch']);
       expect(spool.batches).toBe(1);
     } finally {
       dir.remove();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 // The outage spool: while ClickHouse is unreachable, cut batches are written here and replayed
 // in order (by sequence number) once it answers again.
 //
-// Layout: <stateDir>/clickhouse-spool/<seq, 16 digits>.batch, one batch per file:
+// Layout: <stateDir>/clickhouse-spool/<seq, 16 digits>.<table>.batch, one batch per file:
 //   line 1  header JSON {v, seq, table, token, rows, bytes, sha256, created}
 //   then    exactly `bytes` bytes of JSONEachRow payload, as it will be inserted.
 // A file is written to `.tmp`, fsync'd, then renamed, so a crash leaves either a whole record
@@ -41,6 +41,7 @@ export interface SpoolEvents {
 
 interface Entry {
   seq: number;
+  table: string;
   size: number;
   rows: number;
 }
@@ -48,8 +49,14 @@ interface Entry {
 const SUFFIX = '.batch';
 const FORMAT_VERSION = 1;
 
-function fileName(seq: number): string {
-  return String(seq).padStart(16, '0') + SUFFIX;
+/** `<seq, 16 digits>.<table>.batch`: the table in the name lets replay group without reading. */
+function fileName(seq: number, table: string): string {
+  return `${String(seq).padStart(16, '0')}.${table}${SUFFIX}`;
+}
+
+function parseFileName(name: string): { seq: number; table: string } | undefined {
+  const m = /^(\d{16})\.([A-Za-z0-9_]+)\.batch$/.exec(name);
+  return m ? { seq: Number(m[1]), table: m[2]! } : undefined;
 }
 
 export function sha256(text: string | Buffer): string {
@@ -146,11 +153,11 @@ export class Spool {
         await unlink(join(this.dir, name)).catch(() => undefined);
         continue;
       }
-      if (!name.endsWith(SUFFIX)) continue;
-      const seq = Number(name.slice(0, -SUFFIX.length));
-      if (!Number.isSafeInteger(seq)) continue;
+      const parsed = parseFileName(name);
+      if (!parsed) continue;
+      const { seq, table } = parsed;
       const info = await stat(join(this.dir, name));
-      this.entries.push({ seq, size: info.size, rows: 0 });
+      this.entries.push({ seq, table, size: info.size, rows: 0 });
       this.totalBytes += info.size;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
@@ -163,7 +170,8 @@ export class Spool {
     const seq = this.nextSeq++;
     const data = encodeRecord(seq, batch, this.now());
     await this.makeRoom(data.length);
-    const tmp = join(this.dir, `${fileName(seq)}.tmp`);
+    const name = fileName(seq, batch.table);
+    const tmp = join(this.dir, `${name}.tmp`);
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(data);
@@ -171,9 +179,9 @@ export class Spool {
     } finally {
       await handle.close();
     }
-    await rename(tmp, join(this.dir, fileName(seq)));
+    await rename(tmp, join(this.dir, name));
     await fsyncDir(this.dir);
-    this.entries.push({ seq, size: data.length, rows: batch.rows });
+    this.entries.push({ seq, table: batch.table, size: data.length, rows: batch.rows });
     this.totalBytes += data.length;
     this.events.size(this.totalBytes, this.batches);
     return seq;
@@ -185,7 +193,7 @@ export class Spool {
     let bytes = 0;
     while (this.batches > 0 && this.totalBytes + incoming > this.maxBytes) {
       const oldest = this.entries[this.head]!;
-      await this.removeEntry(oldest.seq);
+      await this.removeEntry(oldest);
       batches += 1;
       rows += oldest.rows;
       bytes += oldest.size;
@@ -200,13 +208,13 @@ export class Spool {
   async oldest(): Promise<SpoolRecord | undefined> {
     while (this.batches > 0) {
       const entry = this.entries[this.head]!;
-      const path = join(this.dir, fileName(entry.seq));
+      const path = join(this.dir, fileName(entry.seq, entry.table));
       let data: Buffer;
       try {
         data = await readFile(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          this.forget(entry.seq);
+          this.forget(entry);
           continue;
         }
         throw err;
@@ -216,27 +224,64 @@ export class Spool {
         entry.rows = record.rows;
         return { ...record, seq: entry.seq };
       } catch (err) {
-        await this.quarantine(entry.seq, (err as Error).message);
+        await this.quarantine(entry, (err as Error).message);
       }
     }
     return undefined;
   }
 
+  /**
+   * The oldest record plus later records of the same table, within the limits: replay inserts
+   * them together (each row keeps its batch token, so deduplication holds). Order within a
+   * table is kept; tables do not depend on each other.
+   */
+  async oldestRun(maxBytes: number, maxRows: number, scanLimit = 1000): Promise<SpoolRecord[]> {
+    const first = await this.oldest();
+    if (!first) return [];
+    const run = [first];
+    let bytes = first.body.length;
+    let rows = first.rows;
+    const end = Math.min(this.entries.length, this.head + scanLimit);
+    for (let i = this.head + 1; i < end; i++) {
+      const entry = this.entries[i]!;
+      if (entry.table !== first.table) continue;
+      if (bytes + entry.size > maxBytes) break;
+      let record: SpoolRecord;
+      try {
+        record = { ...decodeRecord(await readFile(join(this.dir, fileName(entry.seq, entry.table)))), seq: entry.seq };
+      } catch {
+        break; // damaged or gone: handled when it becomes the oldest
+      }
+      if (rows + record.rows > maxRows) break;
+      entry.rows = record.rows;
+      run.push(record);
+      bytes += record.body.length;
+      rows += record.rows;
+    }
+    return run;
+  }
+
   /** Delete a record once its batch is confirmed in ClickHouse (or dead-lettered). */
   async remove(seq: number): Promise<void> {
-    await this.removeEntry(seq);
+    const entry = this.find(seq);
+    if (entry) await this.removeEntry(entry);
     this.events.size(this.totalBytes, this.batches);
   }
 
-  private async removeEntry(seq: number): Promise<void> {
-    await unlink(join(this.dir, fileName(seq))).catch((err: NodeJS.ErrnoException) => {
+  private async removeEntry(entry: Entry): Promise<void> {
+    await unlink(join(this.dir, fileName(entry.seq, entry.table))).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    this.forget(seq);
+    this.forget(entry);
   }
 
-  private forget(seq: number): void {
-    const idx = this.entries.findIndex((e, i) => i >= this.head && e.seq === seq);
+  private find(seq: number): Entry | undefined {
+    for (let i = this.head; i < this.entries.length; i++) if (this.entries[i]!.seq === seq) return this.entries[i];
+    return undefined;
+  }
+
+  private forget(entry: Entry): void {
+    const idx = this.entries.indexOf(entry, this.head);
     if (idx < 0) return;
     this.totalBytes -= this.entries[idx]!.size;
     if (idx === this.head) {
@@ -250,12 +295,12 @@ export class Spool {
     }
   }
 
-  private async quarantine(seq: number, reason: string): Promise<void> {
-    const name = fileName(seq);
+  private async quarantine(entry: Entry, reason: string): Promise<void> {
+    const name = fileName(entry.seq, entry.table);
     const corruptDir = join(this.dir, 'corrupt');
     await mkdir(corruptDir, { recursive: true });
     await rename(join(this.dir, name), join(corruptDir, name)).catch(() => unlink(join(this.dir, name)).catch(() => undefined));
-    this.forget(seq);
+    this.forget(entry);
     this.events.corrupt(name, reason);
     this.events.size(this.totalBytes, this.batches);
   }

@@ -161,6 +161,29 @@ describe('BatchWriter outage handling', () => {
     await writer.stop();
   });
 
+  it('replays consecutive spooled batches of a table as one insert, isolating a bad batch', async () => {
+    const { inserter, writer, spool, dir } = await setup({ maxRows: 10 });
+    inserter.failWith = refused;
+    await writer.add('t', [row(1), row(2)]);
+    await writer.add('t', [{ bad: true }]);
+    await writer.add('t', [row(3), row(4)]);
+    expect(spool.batches).toBe(3);
+    const sent: number[] = [];
+    inserter.failWith = undefined;
+    const original = inserter.insert.bind(inserter);
+    inserter.insert = async (table, body) => {
+      sent.push(body.trim().split('\n').length);
+      if (body.includes('bad')) throw new Error('Code: 26, e.displayText() = DB::Exception: Cannot parse');
+      return original(table, body);
+    };
+    await waitUntil(() => spool.batches === 0 && !writer.inOutage);
+    // one combined attempt of all 5 rows, then each batch alone
+    expect(sent).toEqual([5, 2, 1, 2]);
+    expect(inserter.rows('t')).toEqual([1, 2, 3, 4].map((n) => JSON.stringify(row(n))));
+    expect(readFileSync(join(dir, 'dead', 't.ndjson'), 'utf8')).toContain('"row":{"bad":true}');
+    await writer.stop();
+  });
+
   it('flush cuts every buffer and waits for it', async () => {
     const { inserter, writer } = await setup({ maxAgeMs: 60_000 });
     void writer.add('t', [row(1)]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../telemetry/logger.js';
 import { classifyError, type Classified } from './errors.js';
 import type { ClickhouseMetrics } from './metrics.js';
-import type { DeadLetter, Spool, SpoolBatch } from './spool.js';
+import type { DeadLetter, Spool, SpoolBatch, SpoolRecord } from './spool.js';
 
 // Batching writer. Rows are serialized to JSONEachRow as they are added, into one buffer per
 // table; a buffer is cut into a batch by row count, byte size or age. Each table has at most
@@ -304,23 +304,15 @@ export class BatchWriter {
       if (this.deps.beforeReplay) await this.deps.beforeReplay();
       for (;;) {
         if (this.stopped) break;
-        const record = await this.deps.spool.oldest();
-        if (!record) break;
-        const result = await this.send(record);
-        if (result === 'ok') {
-          this.deps.metrics.rows.inc({ table: record.table, result: 'replayed' }, record.rows);
-          await this.deps.spool.remove(record.seq);
-          this.backoffMs = this.options.retryMinMs;
-          continue;
+        const run = await this.deps.spool.oldestRun(this.options.maxBytes, this.options.maxRows);
+        if (run.length === 0) break;
+        const outcome = await this.replayRun(run);
+        if (outcome === 'retry') {
+          this.enterOutageQuietly();
+          retryIn = this.backoffMs;
+          break;
         }
-        if (result.kind === 'permanent') {
-          await this.toDeadLetter(record, result);
-          await this.deps.spool.remove(record.seq);
-          continue;
-        }
-        this.enterOutageQuietly();
-        retryIn = this.backoffMs;
-        break;
+        this.backoffMs = this.options.retryMinMs;
       }
     } catch (err) {
       this.enterOutageQuietly();
@@ -343,6 +335,30 @@ export class BatchWriter {
     this.outage = false;
     this.deps.metrics.outage.set(0);
     this.notifyIdle();
+  }
+
+  /**
+   * Insert consecutive spooled batches of one table as one request. If the server rejects the
+   * combined content, each batch is tried alone so only the bad one is dead-lettered.
+   */
+  private async replayRun(run: readonly SpoolRecord[]): Promise<'done' | 'retry'> {
+    const first = run[0]!;
+    const combined: SpoolBatch =
+      run.length === 1 ? first : { table: first.table, token: first.token, rows: run.reduce((n, r) => n + r.rows, 0), body: run.map((r) => r.body).join('') };
+    const result = await this.send(combined);
+    if (result === 'ok') {
+      this.deps.metrics.rows.inc({ table: first.table, result: 'replayed' }, combined.rows);
+      for (const r of run) await this.deps.spool.remove(r.seq);
+      return 'done';
+    }
+    if (result.kind === 'retriable') return 'retry';
+    if (run.length > 1) {
+      for (const r of run) if ((await this.replayRun([r])) === 'retry') return 'retry';
+      return 'done';
+    }
+    await this.toDeadLetter(first, result);
+    await this.deps.spool.remove(first.seq);
+    return 'done';
   }
 
   private enterOutageQuietly(): void {
