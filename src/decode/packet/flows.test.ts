@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../record.js';
+import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram } from './craft.js';
+import { DEFAULT_FLOW_OPTIONS, FlowTracker, type FlowOptions } from './flows.js';
+import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
+
+const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
+const HASH = 'dcfcdccfb9e670ccc3dd40c78c161f2bea243126';
+const PSH = 0x08;
+
+function tracker(options: Partial<FlowOptions> = {}) {
+  const out: FlowRecord[] = [];
+  const t = new FlowTracker({ ...DEFAULT_FLOW_OPTIONS, sourceId: 'unit', ...options }, out);
+  const send = (tsMs: number, ip: Buffer) => t.packet(LINKTYPE.RAW, tsMs, ip, ip.length);
+  return { t, out, send };
+}
+
+const tcp = (src: string, sp: number, dst: string, dp: number, flags: number, seq: number, payload?: Buffer) =>
+  ipv4Packet(src, dst, 6, tcpSegment(sp, dp, flags, seq, payload));
+const udp = (src: string, sp: number, dst: string, dp: number, payload: Buffer) => ipv4Packet(src, dst, 17, udpDatagram(sp, dp, payload));
+
+describe('flow assembly', () => {
+  it('one bidirectional record per TCP connection, closed by FIN both ways, IP bytes per direction', () => {
+    const { t, out, send } = tracker();
+    const c = '10.0.0.7';
+    const s = '198.51.100.1';
+    const req = Buffer.from('GET /pub/file.iso HTTP/1.1\r\nHost: mirror.example.org\r\nUser-Agent: Wget/1.21\r\n\r\n');
+    const packets = [
+      tcp(c, 40000, s, 80, TCP_SYN, 100),
+      tcp(s, 80, c, 40000, TCP_SYN | TCP_ACK, 500),
+      tcp(c, 40000, s, 80, TCP_ACK | PSH, 101, req),
+      tcp(s, 80, c, 40000, TCP_ACK | PSH, 501, Buffer.alloc(1000, 1)),
+      tcp(c, 40000, s, 80, TCP_ACK | TCP_FIN, 101 + req.length),
+      tcp(s, 80, c, 40000, TCP_ACK | TCP_FIN, 1501),
+      tcp(c, 40000, s, 80, TCP_ACK, 102 + req.length),
+    ];
+    packets.forEach((p, i) => send(T0 + i * 10, p));
+    expect(out).toHaveLength(0);
+    // Late ACK within the linger joins the flow; the record comes once the linger has passed.
+    send(T0 + 5000, tcp('10.9.9.9', 1, '10.9.9.8', 2, TCP_SYN, 1));
+    expect(out).toHaveLength(1);
+    const r = out[0]!;
+    expect([r.src, r.srcPort, r.dst, r.dstPort, r.proto]).toEqual([c, 40000, s, 80, 6]);
+    expect([r.packetsOut, r.packetsIn]).toEqual([4, 3]);
+    const outBytes = [0, 2, 4, 6].reduce((n, i) => n + packets[i]!.length, 0);
+    const inBytes = [1, 3, 5].reduce((n, i) => n + packets[i]!.length, 0);
+    expect([r.bytesOut, r.bytesIn]).toEqual([outBytes, inBytes]);
+    expect([r.ts, r.tsEnd]).toEqual([T0, T0 + 60]);
+    expect(r.app).toEqual({ name: 'http' });
+    expect(r.serverName).toBe('mirror.example.org');
+    expect(r.url).toBe('http://mirror.example.org/pub/file.iso');
+    expect(r.method).toBe('GET');
+    expect(r.userAgent).toBe('Wget/1.21');
+    expect(r.source).toEqual({ type: 'pcap', id: 'unit' });
+    expect(t.stats.ended.get('fin')).toBe(1);
+  });
+
+  it('a capture starting at the SYN-ACK still names the client as the initiator', () => {
+    const { t, out, send } = tracker();
+    send(T0, tcp('198.51.100.1', 443, '10.0.0.7', 40001, TCP_SYN | TCP_ACK, 1));
+    send(T0 + 1, tcp('10.0.0.7', 40001, '198.51.100.1', 443, TCP_ACK, 2));
+    t.finish();
+    expect(out.map((r) => [r.src, r.srcPort, r.packetsOut, r.packetsIn])).toEqual([['10.0.0.7', 40001, 1, 1]]);
+  });
+
+  it('RST ends a flow; FIN retransmissions after the close do not make new flows', () => {
+    const { t, out, send } = tracker({ closeLingerMs: 1000 });
+    send(T0, tcp('10.0.0.7', 40002, '198.51.100.1', 22, TCP_SYN, 1));
+    send(T0 + 1, tcp('198.51.100.1', 22, '10.0.0.7', 40002, TCP_RST | TCP_ACK, 1));
+    send(T0 + 3000, tcp('10.0.0.7', 40002, '198.51.100.1', 22, TCP_ACK | TCP_FIN, 2));
+    t.finish();
+    expect(out).toHaveLength(1);
+    expect(t.stats.ended.get('rst')).toBe(1);
+    expect(t.stats.skipped.get('after_close')).toBe(1);
+  });
+
+  it('idle timeout ends a flow; active timeout emits partial records of a long flow', () => {
+    const { t, out, send } = tracker({ idleTimeoutMs: 30_000, activeTimeoutMs: 60_000 });
+    for (let i = 0; i <= 150; i++) send(T0 + i * 1000, udp('10.0.0.7', 5000, '192.0.2.50', 9000, Buffer.from('tick')));
+    send(T0 + 100_000, udp('10.0.0.8', 5001, '192.0.2.51', 9001, Buffer.from('once')));
+    send(T0 + 200_000, udp('10.0.0.9', 5002, '192.0.2.52', 9002, Buffer.from('later')));
+    const long = out.filter((r) => r.srcPort === 5000);
+    expect(long.map((r) => r.packetsOut)).toEqual([60, 60, 31]);
+    expect(long.map((r) => r.ts)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
+    expect(out.some((r) => r.srcPort === 5001)).toBe(true);
+    expect(out.some((r) => r.srcPort === 5002)).toBe(false);
+    t.finish();
+    expect(out.some((r) => r.srcPort === 5002)).toBe(true);
+    expect(t.stats.ended.get('active')).toBe(2);
+    expect(t.stats.ended.get('idle')).toBe(2);
+    expect(t.stats.ended.get('end')).toBe(1);
+  });
+
+  it('a full flow table evicts the oldest flow, counted', () => {
+    const { t, out, send } = tracker({ maxFlows: 3 });
+    for (let i = 0; i < 5; i++) send(T0 + i, udp('10.0.0.7', 6000 + i, '192.0.2.1', 53, Buffer.from('q')));
+    expect(t.trackedFlows).toBe(3);
+    expect(t.stats.evicted).toBe(2);
+    expect(out.map((r) => r.srcPort)).toEqual([6000, 6001]);
+  });
+
+  it('IPv6 flows and later fragments (counted, not attributed)', () => {
+    const { t, out, send } = tracker();
+    send(T0, ipv6Packet('2001:db8::7', '2001:db8::1', 17, udpDatagram(7000, 7001, Buffer.from('x'))));
+    send(T0 + 1, ipv6Packet('2001:db8::1', '2001:db8::7', 17, udpDatagram(7001, 7000, Buffer.from('y'))));
+    send(T0 + 2, ipv4Packet('10.0.0.1', '10.0.0.2', 17, Buffer.from('tail'), { fragmentOffset: 100 }));
+    t.finish();
+    expect(out.map((r) => [r.src, r.dst, r.packetsOut, r.packetsIn])).toEqual([['2001:db8::7', '2001:db8::1', 1, 1]]);
+    expect(t.stats.fragments).toBe(1);
+    expect(t.stats.skipped.get('ip_fragment')).toBe(1);
+  });
+});
+
+describe('identification in flows', () => {
+  it('a handshake split across segments yields info hash, peer id and client', () => {
+    const { t, out, send } = tracker();
+    const hs = handshake(HASH, '-qB4650-abcdefghijkl');
+    send(T0, tcp('10.0.0.7', 40010, '203.0.113.5', 51413, TCP_SYN, 1));
+    send(T0 + 1, tcp('203.0.113.5', 51413, '10.0.0.7', 40010, TCP_SYN | TCP_ACK, 1));
+    send(T0 + 2, tcp('10.0.0.7', 40010, '203.0.113.5', 51413, TCP_ACK | PSH, 2, hs.subarray(0, 25)));
+    // A retransmission of the first part must not be appended twice.
+    send(T0 + 3, tcp('10.0.0.7', 40010, '203.0.113.5', 51413, TCP_ACK | PSH, 2, hs.subarray(0, 25)));
+    send(T0 + 4, tcp('10.0.0.7', 40010, '203.0.113.5', 51413, TCP_ACK | PSH, 27, hs.subarray(25)));
+    t.finish();
+    expect(out[0]!.app).toEqual({ name: 'bittorrent', via: 'handshake', infoHash: HASH, peerId: '-qB4650-abcdefghijkl', client: 'qBittorrent 4650' });
+  });
+
+  it('peers announced by a UDP tracker make later encrypted connections to them BitTorrent', () => {
+    const { t, out, send } = tracker();
+    const connect = Buffer.alloc(16);
+    connect.writeUInt32BE(0x417, 0);
+    connect.writeUInt32BE(0x27101980, 4);
+    send(T0, udp('10.0.0.7', 6881, '192.0.2.80', 6969, connect));
+    const response = Buffer.alloc(26);
+    response.writeUInt32BE(1, 0);
+    Buffer.from([203, 0, 113, 9, 0xc8, 0xd5]).copy(response, 20); // 203.0.113.9:51413
+    send(T0 + 1, udp('192.0.2.80', 6969, '10.0.0.7', 6881, response));
+    // An MSE/PE connection: random-looking bytes from the first segment.
+    send(T0 + 2, tcp('10.0.0.7', 40020, '203.0.113.9', 51413, TCP_SYN, 1));
+    send(T0 + 3, tcp('10.0.0.7', 40020, '203.0.113.9', 51413, TCP_ACK | PSH, 2, Buffer.from('8f1b2c99d0e4aa7731', 'hex')));
+    // The same random bytes to a host nobody announced stay unknown.
+    send(T0 + 4, tcp('10.0.0.7', 40021, '203.0.113.10', 51413, TCP_ACK | PSH, 2, Buffer.from('8f1b2c99d0e4aa7731', 'hex')));
+    t.finish();
+    const byDst = new Map(out.map((r) => [`${r.dst}:${r.dstPort}`, r.app]));
+    expect(byDst.get('192.0.2.80:6969')).toMatchObject({ name: 'bittorrent', via: 'udp_tracker' });
+    expect(byDst.get('203.0.113.9:51413')).toEqual({ name: 'bittorrent', via: 'known_peer' });
+    expect(byDst.get('203.0.113.10:51413')).toBeUndefined();
+  });
+
+  it('uTP: a SYN answered with the same connection id', () => {
+    const { t, out, send } = tracker();
+    const syn = Buffer.alloc(20);
+    syn[0] = 0x41;
+    syn.writeUInt16BE(777, 2);
+    const state = Buffer.alloc(20);
+    state[0] = 0x21;
+    state.writeUInt16BE(777, 2);
+    send(T0, udp('10.0.0.7', 6881, '203.0.113.20', 40000, syn));
+    send(T0 + 1, udp('203.0.113.20', 40000, '10.0.0.7', 6881, state));
+    // Same header bytes, but no answer with a matching id: not enough.
+    send(T0 + 2, udp('10.0.0.7', 6882, '203.0.113.21', 40000, syn));
+    t.finish();
+    expect(out.find((r) => r.dst === '203.0.113.20')?.app).toEqual({ name: 'bittorrent', via: 'utp' });
+    expect(out.find((r) => r.dst === '203.0.113.21')?.app).toBeUndefined();
+  });
+
+  it('TLS SNI and DNS answers name flows; port numbers alone classify nothing', () => {
+    const { t, out, send } = tracker();
+    send(T0, udp('10.0.0.7', 5300, '10.0.0.53', 53, dnsResponse('files.example.com', '198.51.100.20')));
+    send(T0 + 1, tcp('10.0.0.7', 40030, '198.51.100.20', 8443, TCP_ACK | PSH, 1, clientHello('cdn.example.com')));
+    send(T0 + 2, tcp('10.0.0.7', 40031, '198.51.100.20', 22, TCP_SYN, 1));
+    send(T0 + 3, tcp('10.0.0.7', 40032, '198.51.100.99', 6881, TCP_ACK | PSH, 1, Buffer.from('random bytes on a BitTorrent port')));
+    t.finish();
+    const byPort = new Map(out.map((r) => [r.dstPort, r]));
+    expect(byPort.get(8443)?.app).toEqual({ name: 'tls' });
+    expect(byPort.get(8443)?.serverName).toBe('cdn.example.com');
+    expect(byPort.get(22)?.serverName).toBe('files.example.com');
+    expect(byPort.get(6881)?.app).toBeUndefined();
+    expect(byPort.get(53)?.app).toEqual({ name: 'dns' });
+  });
+});

@@ -1,0 +1,115 @@
+import { writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { ethernetFrame, handshake, ipv4Packet, pcapFile, tcpSegment } from '../../decode/packet/craft.js';
+import type { FlowRecord } from '../../record.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { sourceMetrics } from '../../telemetry/metrics.js';
+import { pcapSourceSchema } from './config.js';
+import { createPcapSource, replayPcap } from './index.js';
+
+const T0 = Date.UTC(2026, 5, 11, 9);
+const HASH = '0123456789abcdef0123456789abcdef01234567';
+const dir = mkdtempSync(join(tmpdir(), 'egressd-pcap-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function capture(): Buffer {
+  const frames = [
+    ipv4Packet('10.0.0.7', '203.0.113.5', 6, tcpSegment(40000, 51413, 0x02, 1)),
+    ipv4Packet('10.0.0.7', '203.0.113.5', 6, tcpSegment(40000, 51413, 0x18, 2, handshake(HASH, '-TR3000-abcdefghijkl'))),
+    ipv4Packet('10.0.0.8', '198.51.100.1', 17, Buffer.alloc(3)), // UDP header cut short
+  ].map((ip) => ethernetFrame(ip));
+  return pcapFile(
+    1,
+    frames.map((data, i) => ({ tsMs: T0 + i, data })),
+  );
+}
+
+function context(registry: Registry, records: FlowRecord[]) {
+  return {
+    sourceId: 'unit.pcap',
+    out: {
+      push: async (batch: FlowRecord[]) => {
+        records.push(...batch);
+      },
+    },
+    metrics: sourceMetrics(registry),
+    logger: silentLogger(),
+  };
+}
+
+describe('pcap source config', () => {
+  it('parses {type} into full defaults and reads durations', () => {
+    const c = pcapSourceSchema.parse({ type: 'pcap' });
+    expect(c).toMatchObject({ path: '-', idleTimeout: 60_000, activeTimeout: 300_000, closeLinger: 2000, maxFlows: 100_000, knownPeers: { max: 65_536, ttl: 3_600_000 } });
+    expect(pcapSourceSchema.parse({ type: 'pcap', idleTimeout: '15s', knownPeers: { ttl: '10m' } })).toMatchObject({ idleTimeout: 15_000, knownPeers: { ttl: 600_000 } });
+    expect(() => pcapSourceSchema.parse({ type: 'pcap', idleTimeout: 'soon' })).toThrow();
+    expect(() => pcapSourceSchema.parse({ type: 'pcap', bogus: 1 })).toThrow();
+  });
+});
+
+describe('replayPcap', () => {
+  it('reads a piped capture in odd chunks, pushes records and counts errors by reason', async () => {
+    const registry = new Registry();
+    const records: FlowRecord[] = [];
+    const bytes = capture();
+    const chunks = [];
+    for (let i = 0; i < bytes.length; i += 33) chunks.push(bytes.subarray(i, i + 33));
+    await replayPcap(Readable.from(chunks), context(registry, records), pcapSourceSchema.parse({ type: 'pcap' }), { registry });
+    expect(records).toHaveLength(1);
+    expect(records[0]!.app).toMatchObject({ name: 'bittorrent', infoHash: HASH, client: 'Transmission 3000' });
+    expect(records[0]!.source).toEqual({ type: 'pcap', id: 'unit.pcap' });
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('egressd_source_errors_total{source="pcap",id="unit.pcap",reason="truncated_udp"} 1');
+    expect(metrics).toContain('egressd_source_records_total{source="pcap",id="unit.pcap"} 1');
+    expect(metrics).toContain('egressd_pcap_packets_total{id="unit.pcap"} 3');
+  });
+
+  it('reads a file stream the same way (direct reads with a reused buffer)', async () => {
+    const path = join(dir, 'a.pcap');
+    writeFileSync(path, capture());
+    const records: FlowRecord[] = [];
+    await replayPcap(createReadStream(path), context(new Registry(), records), pcapSourceSchema.parse({ type: 'pcap' }));
+    expect(records.map((r) => r.app?.infoHash)).toEqual([HASH]);
+  });
+
+  it('rejects input that is not a capture with a named decode error', async () => {
+    const registry = new Registry();
+    await expect(replayPcap(Readable.from([Buffer.from('#fields\tts\n')]), context(registry, []), pcapSourceSchema.parse({ type: 'pcap' }))).rejects.toMatchObject({
+      code: 'DECODE',
+      reason: 'bad_magic',
+    });
+  });
+});
+
+describe('createPcapSource', () => {
+  it('is inert until started, finishes at the end of a file, stops cleanly', async () => {
+    const path = join(dir, 'b.pcap');
+    writeFileSync(path, capture());
+    const records: FlowRecord[] = [];
+    const fatal: Error[] = [];
+    const source = createPcapSource(pcapSourceSchema.parse({ type: 'pcap', path }), {
+      logger: silentLogger(),
+      registry: new Registry(),
+      stateDir: dir,
+      onFatal: (e) => fatal.push(e),
+      audit: () => undefined,
+      out: {
+        push: async (batch) => {
+          records.push(...batch);
+        },
+      },
+    });
+    expect(records).toHaveLength(0);
+    await source.start();
+    await source.finished;
+    await source.stop();
+    expect(fatal).toEqual([]);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.source.id).toBe('b.pcap');
+  });
+});
