@@ -1,5 +1,5 @@
 import { DecodeError } from '../../errors.js';
-import { PROTO_TCP, type FlowRecord, type SourceRef } from '../../record.js';
+import { PROTO_TCP, type AppEvidence, type FlowRecord, type SourceRef } from '../../record.js';
 import { parseIPv4, parseIPv6 } from '../../util/ip.js';
 import type { LineDecoder } from '../types.js';
 import { squidFormatSchema, type SquidFormatConfig } from './config.js';
@@ -33,6 +33,10 @@ const MONTHS: Record<string, number> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
 };
 
+/** Control characters (tab aside) and U+FFFD, what invalid UTF-8 decodes to: binary junk. */
+// eslint-disable-next-line no-control-regex
+const BINARY = /[\u0000-\u0008\u000a-\u001f\u007f\ufffd]/;
+
 /** Hierarchy codes where `%<a` is a cache peer, not the origin server. */
 const PEER_HIERARCHY = /PARENT|SIBLING|CARP|(?:^|_)CD_/;
 
@@ -53,16 +57,13 @@ export class SquidDecoder implements LineDecoder {
     const length = line.length;
     if (length === 0) throw new DecodeError('empty_line');
     if (length > this.maxLineLength) throw new DecodeError('line_too_long');
-    for (let i = 0; i < length; i++) {
-      const c = line.charCodeAt(i);
-      if ((c < 32 && c !== 9) || c === 127 || c === 0xfffd) {
-        // A trailing CR (a file written on Windows) is not junk.
-        if (c === 13 && i === length - 1) break;
-        throw new DecodeError('binary');
-      }
+    if (BINARY.test(line)) {
+      // A trailing CR (a file written on Windows) is not junk.
+      if (!(line.charCodeAt(length - 1) === 13 && !BINARY.test(line.slice(0, -1)))) throw new DecodeError('binary');
     }
     const v = this.values;
-    v.fill(undefined);
+    const used = this.format.usedFields;
+    for (let i = 0; i < used.length; i++) v[used[i]!] = undefined;
     const mismatch = matchLine(this.format, line, v);
     if (mismatch !== '') throw new DecodeError(mismatch);
 
@@ -151,6 +152,10 @@ export class SquidDecoder implements LineDecoder {
       serverName = undefined;
     }
 
+    let app: AppEvidence | undefined;
+    if (url !== undefined) app = bittorrentEvidence(url, parts, contentType, userAgent);
+    else if (userAgent !== undefined) app = bittorrentEvidence('', undefined, contentType, userAgent);
+    // Every record has the same shape (absent facts are undefined): monomorphic downstream.
     const rec: FlowRecord = {
       ts,
       tsEnd,
@@ -163,24 +168,17 @@ export class SquidDecoder implements LineDecoder {
       bytesIn: replySize < 0 ? 0 : replySize,
       packetsOut: 0,
       packetsIn: 0,
+      serverName,
+      app,
+      user: this.user(),
+      url,
+      method,
+      status: status >= 0 ? status : undefined,
+      contentType,
+      userAgent,
+      object: parts && method !== 'CONNECT' ? objectFacts(parts, contentType) : undefined,
       source: this.source,
     };
-    if (serverName !== undefined) rec.serverName = serverName;
-    const user = this.user();
-    if (user !== undefined) rec.user = user;
-    if (method !== undefined) rec.method = method;
-    if (url !== undefined) rec.url = url;
-    if (status >= 0) rec.status = status;
-    if (contentType !== undefined) rec.contentType = contentType;
-    if (userAgent !== undefined) rec.userAgent = userAgent;
-    if (url !== undefined) {
-      const app = bittorrentEvidence(url, parts, contentType, userAgent);
-      if (app) rec.app = app;
-    } else if (userAgent !== undefined) {
-      const app = bittorrentEvidence('', undefined, contentType, userAgent);
-      if (app) rec.app = app;
-    }
-    if (parts && method !== 'CONNECT') rec.object = objectFacts(parts, contentType);
     out.push(rec);
   }
 

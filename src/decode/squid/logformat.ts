@@ -78,6 +78,8 @@ export interface CompiledFormat {
   steps: Step[];
   /** Which fields the format carries: a record needs a client and a time. */
   has: boolean[];
+  /** The fields a line fills, to reset before the next one. */
+  usedFields: number[];
 }
 
 /** The formats Squid predefines, by name. */
@@ -305,7 +307,9 @@ export function compileLogformat(format: string): CompiledFormat {
   if (!has[Field.EndSeconds] && !has[Field.LocalTime] && !has[Field.StartTime]) {
     throw formatError(source, 0, 'the format has no time (%ts, %tl, %tg or %tS)');
   }
-  return { source, steps, has };
+  const usedFields: number[] = [];
+  for (let f = 0; f < FIELD_COUNT; f++) if (has[f] && f !== Field.Ignore) usedFields.push(f);
+  return { source, steps, has, usedFields };
 }
 
 function step(kind: StepKind, text: string): Step {
@@ -322,7 +326,7 @@ function step(kind: StepKind, text: string): Step {
 }
 
 function isSpace(c: number): boolean {
-  return c === 32 || c === 9;
+  return c === 32;
 }
 
 /**
@@ -331,18 +335,22 @@ function isSpace(c: number): boolean {
  * else the reason the line does not match.
  */
 export function matchLine(format: CompiledFormat, line: string, values: (string | undefined)[]): string {
+  // Fields end at a space; a rare tab separator is made a space so native indexOf can scan.
+  if (line.indexOf('\t') >= 0) line = line.replace(/\t/g, ' ');
   const steps = format.steps;
   const end = line.length;
   let pos = 0;
-  while (pos < end && isSpace(line.charCodeAt(pos))) pos++;
+  while (pos < end && line.charCodeAt(pos) === 32) pos++;
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!;
-    if (s.kind === StepKind.Space) {
-      if (pos >= end || !isSpace(line.charCodeAt(pos))) return 'format_mismatch';
-      while (pos < end && isSpace(line.charCodeAt(pos))) pos++;
+    const kind = s.kind;
+    if (kind === StepKind.Space) {
+      if (pos >= end || line.charCodeAt(pos) !== 32) return 'format_mismatch';
+      pos++;
+      while (pos < end && line.charCodeAt(pos) === 32) pos++;
       continue;
     }
-    if (s.kind === StepKind.Literal) {
+    if (kind === StepKind.Literal) {
       if (!line.startsWith(s.text, pos)) return 'format_mismatch';
       pos += s.text.length;
       continue;
@@ -359,27 +367,24 @@ export function matchLine(format: CompiledFormat, line: string, values: (string 
         stop = s.terminatorLast
           ? findLastTerminator(line, pos, s.terminator, s.terminatorThenSpace)
           : findTerminator(line, pos, s.terminator, s.terminatorThenSpace);
+        if (stop < 0) return 'format_mismatch';
+      } else if (k === steps.length - 1) {
+        // The last field takes the rest of the line minus trailing blanks.
+        stop = end;
+        while (stop > pos && line.charCodeAt(stop - 1) === 32) stop--;
       } else {
-        stop = pos;
-        for (let spaces = s.innerSpaces; ; ) {
-          while (stop < end && !isSpace(line.charCodeAt(stop))) stop++;
-          if (spaces === 0 || stop >= end) break;
-          spaces--;
-          stop++;
-        }
-        if (k === steps.length - 1) {
-          // The last field takes the rest of the line minus trailing blanks.
-          stop = end;
-          while (stop > pos && isSpace(line.charCodeAt(stop - 1))) stop--;
-        }
+        stop = line.indexOf(' ', pos);
+        // %tl spans one space: `13/Jun/2026:10:00:00 +0000`.
+        if (s.innerSpaces > 0 && stop >= 0) stop = line.indexOf(' ', stop + 1);
+        if (stop < 0) stop = end;
       }
-      if (stop < 0) return 'format_mismatch';
-      value = line.slice(pos, stop);
+      // Codes egressd has no use for are matched but never copied.
+      value = s.field === Field.Ignore ? '' : line.slice(pos, stop);
       pos = stop;
     }
     if (s.field !== Field.Ignore) values[s.field] = value;
   }
-  while (pos < end && isSpace(line.charCodeAt(pos))) pos++;
+  while (pos < end && line.charCodeAt(pos) === 32) pos++;
   return pos === end ? '' : 'format_mismatch';
 }
 

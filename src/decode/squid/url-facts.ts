@@ -24,11 +24,22 @@ const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ftp: 21, w
 
 /** Split `scheme://[user@]host[:port]/path?query#frag`. */
 export function parseUrl(url: string): UrlParts | undefined {
-  const schemeEnd = url.indexOf('://');
-  if (schemeEnd <= 0 || schemeEnd > 16) return undefined;
-  const scheme = url.slice(0, schemeEnd).toLowerCase();
-  if (!/^[a-z][a-z0-9+._-]*$/.test(scheme)) return undefined;
-  const authorityStart = schemeEnd + 3;
+  let scheme: string;
+  let authorityStart: number;
+  // Fast path for the schemes nearly every line has.
+  if (url.startsWith('http://')) {
+    scheme = 'http';
+    authorityStart = 7;
+  } else if (url.startsWith('https://')) {
+    scheme = 'https';
+    authorityStart = 8;
+  } else {
+    const schemeEnd = url.indexOf('://');
+    if (schemeEnd <= 0 || schemeEnd > 16) return undefined;
+    scheme = url.slice(0, schemeEnd).toLowerCase();
+    if (!/^[a-z][a-z0-9+._-]*$/.test(scheme)) return undefined;
+    authorityStart = schemeEnd + 3;
+  }
   let authorityEnd = url.length;
   for (let i = authorityStart; i < url.length; i++) {
     const c = url.charCodeAt(i);
@@ -43,12 +54,17 @@ export function parseUrl(url: string): UrlParts | undefined {
   const hostPort = splitHostPort(authority);
   if (!hostPort || hostPort.host === '') return undefined;
   const port = hostPort.port ?? DEFAULT_PORTS[scheme] ?? 0;
-  let rest = url.slice(authorityEnd);
-  const hash = rest.indexOf('#');
-  if (hash >= 0) rest = rest.slice(0, hash);
-  const q = rest.indexOf('?');
-  const path = (q >= 0 ? rest.slice(0, q) : rest) || '/';
-  const query = q >= 0 ? rest.slice(q + 1) : '';
+  let path: string;
+  let query = '';
+  const q = url.indexOf('?', authorityEnd);
+  const hash = url.indexOf('#', authorityEnd);
+  if (q >= 0 && (hash < 0 || q < hash)) {
+    path = url.slice(authorityEnd, q);
+    query = url.slice(q + 1, hash < 0 ? url.length : hash);
+  } else {
+    path = url.slice(authorityEnd, hash < 0 ? url.length : hash);
+  }
+  if (path === '') path = '/';
   const hostText = hostPort.host.includes(':') ? `[${hostPort.host}]` : hostPort.host;
   const origin = `${scheme}://${hostText}${hostPort.port !== undefined ? `:${hostPort.port}` : ''}`;
   return { scheme, host: hostPort.host, port, path, query, origin };
@@ -346,6 +362,7 @@ export function trackerEvidence(parts: UrlParts, userAgent: string | undefined):
 
 /** A magnet link anywhere in the URL (often a redirect or a query parameter). */
 export function magnetEvidence(url: string): AppEvidence | undefined {
+  if (!/btih/i.test(url)) return undefined;
   const m = BTIH.exec(url);
   if (!m) return undefined;
   const raw = m[1]!;
@@ -356,8 +373,9 @@ export function magnetEvidence(url: string): AppEvidence | undefined {
 }
 
 function isTorrentFile(path: string, contentType: string | undefined): boolean {
-  if (path.length > 8 && path.toLowerCase().endsWith('.torrent')) return true;
-  return contentType !== undefined && contentType.toLowerCase().startsWith('application/x-bittorrent');
+  const dot = path.length - 8;
+  if (dot > 0 && path.charCodeAt(dot) === 46 && path.slice(dot + 1).toLowerCase() === 'torrent') return true;
+  return contentType !== undefined && contentType.length >= 24 && /^application\/x-bittorrent/i.test(contentType);
 }
 
 // ---------------------------------------------------------------------------------------------
