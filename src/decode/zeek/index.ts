@@ -108,21 +108,33 @@ function checkPort(n: number): number {
  */
 export function appFromService(service: string | undefined, setSeparator = ','): AppEvidence | undefined {
   if (!service) return undefined;
+  // Usual case: one confirmed analyzer, no set to split.
+  if (!service.includes(setSeparator) && service.charCodeAt(0) !== 45 /* - */) return appNamed(service.trim().toLowerCase());
   for (const raw of service.split(setSeparator)) {
     const name = raw.trim().toLowerCase();
     if (name === '' || name.startsWith('-')) continue;
-    switch (name) {
-      case 'ssl':
-        return { name: 'tls' };
-      case 'bittorrent':
-        return { name: 'bittorrent', via: 'handshake' };
-      case 'bittorrenttracker':
-        return { name: 'bittorrent', via: 'tracker' };
-      default:
-        return { name: detach(name) };
-    }
+    return appNamed(name);
   }
   return undefined;
+}
+
+function appNamed(name: string): AppEvidence | undefined {
+  switch (name) {
+    case '':
+      return undefined;
+    case 'ssl':
+      return { name: 'tls' };
+    case 'http':
+      return { name: 'http' };
+    case 'dns':
+      return { name: 'dns' };
+    case 'bittorrent':
+      return { name: 'bittorrent', via: 'handshake' };
+    case 'bittorrenttracker':
+      return { name: 'bittorrent', via: 'tracker' };
+    default:
+      return { name: detach(name) };
+  }
 }
 
 interface ConnFacts {
@@ -169,7 +181,8 @@ class ZeekDecoder implements NamedLineDecoder {
   private layout: ConnLayout | undefined;
   /** Why there is no usable layout (a header we refused), for the data lines that follow. */
   private noLayoutReason = 'no_header';
-  private values: string[] = [];
+  private starts = new Int32Array(32);
+  private ends = new Int32Array(32);
 
   constructor(sourceId: string) {
     this.source = { type: 'zeek', id: sourceId };
@@ -238,27 +251,35 @@ class ZeekDecoder implements NamedLineDecoder {
   private decodeTsv(line: string): FlowRecord {
     const layout = this.layout;
     if (!layout) throw new DecodeError(this.noLayoutReason);
-    const values = this.values;
     const sep = this.separator;
+    if (this.starts.length < layout.fieldCount) {
+      this.starts = new Int32Array(layout.fieldCount);
+      this.ends = new Int32Array(layout.fieldCount);
+    }
+    const starts = this.starts;
+    const ends = this.ends;
+    // Field boundaries only: just the columns we map become strings.
     let count = 0;
     let pos = 0;
     for (;;) {
       const next = line.indexOf(sep, pos);
       if (count === layout.fieldCount) throw new DecodeError('field_count');
+      starts[count] = pos;
       if (next < 0) {
-        values[count++] = line.slice(pos);
+        ends[count++] = line.length;
         break;
       }
-      values[count++] = line.slice(pos, next);
+      ends[count++] = next;
       pos = next + sep.length;
     }
     if (count !== layout.fieldCount) throw new DecodeError('field_count');
 
+    const field = (i: number): string => line.slice(starts[i]!, ends[i]!);
     const unset = this.unsetField;
     const empty = this.emptyField;
     const text = (i: number): string | undefined => {
       if (i < 0) return undefined;
-      const v = values[i]!;
+      const v = field(i);
       return v === unset || v === empty || v === '' ? undefined : v;
     };
     const count_ = (i: number): number | undefined => {
@@ -269,15 +290,15 @@ class ZeekDecoder implements NamedLineDecoder {
       return n;
     };
 
-    const tsSeconds = parseSeconds(values[layout.ts]!);
+    const tsSeconds = parseSeconds(field(layout.ts));
     if (Number.isNaN(tsSeconds)) throw new DecodeError('bad_timestamp');
     const durationText = text(layout.duration);
     const durationSeconds = durationText === undefined ? 0 : parseSeconds(durationText);
     if (Number.isNaN(durationSeconds)) throw new DecodeError('bad_timestamp', 'bad duration');
-    const src = checkAddress(values[layout.origH]!);
-    const dst = checkAddress(values[layout.respH]!);
-    const srcPort = checkPort(parseCount(values[layout.origP]!));
-    const dstPort = checkPort(parseCount(values[layout.respP]!));
+    const src = checkAddress(field(layout.origH));
+    const dst = checkAddress(field(layout.respH));
+    const srcPort = checkPort(parseCount(field(layout.origP)));
+    const dstPort = checkPort(parseCount(field(layout.respP)));
 
     return toRecord(
       {
