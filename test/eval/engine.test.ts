@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseIncidents } from './engine.js';
+import { openedTimes, parseIncidents } from './engine.js';
 
 describe('parseIncidents', () => {
   it('keeps the last state per incident id, from incidents or change objects, and counts other lines', () => {
@@ -17,5 +20,27 @@ describe('parseIncidents', () => {
     expect(incidents.map((i) => i.id)).toEqual(['a', 'b']);
     expect(incidents[0]?.last_seen).toBe('2026-06-14T03:00:00.000Z');
     expect(unparsed).toBe(3);
+  });
+});
+
+describe('openedTimes', () => {
+  it('reads the event time of each opened entry from the journal', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egressd-eval-journal-'));
+    try {
+      mkdirSync(join(dir, 'journal'));
+      const entry = (seq: number, change: string, id: string, lastSeen: string): string =>
+        JSON.stringify({ seq, at: 'x', type: 'incident', change, incident: { id, last_seen: lastSeen }, prev: '0', hash: '0' });
+      writeFileSync(
+        join(dir, 'journal', 'journal-000001.ndjson'),
+        [entry(1, 'opened', 'a', '2026-06-14T10:00:00.000Z'), entry(2, 'updated', 'a', '2026-06-14T11:00:00.000Z'), ''].join('\n'),
+      );
+      writeFileSync(join(dir, 'journal', 'journal-000002.ndjson'), [entry(3, 'opened', 'b', '2026-06-15T01:00:00.000Z'), '{"torn'].join('\n'));
+      expect([...openedTimes(dir)]).toEqual([
+        ['a', '2026-06-14T10:00:00.000Z'],
+        ['b', '2026-06-15T01:00:00.000Z'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ScoredIncident } from './score.js';
@@ -77,6 +77,34 @@ export function parseIncidents(text: string): { incidents: ScoredIncident[]; unp
   return { incidents: [...byId.values()], unparsed };
 }
 
+/**
+ * Event time at which each incident was opened, from the replay's journal (the audit trail under
+ * the state directory): the `last_seen` of its `opened` entry. The final incident's `first_seen`
+ * says when the evidence window began, not when the engine raised the alert.
+ */
+export function openedTimes(stateDir: string): Map<string, string> {
+  const dir = join(stateDir, 'journal');
+  const opened = new Map<string, string>();
+  if (!existsSync(dir)) return opened;
+  const files = readdirSync(dir)
+    .filter((f) => /^journal-\d+\.ndjson$/.test(f))
+    .sort((a, b) => Number(a.replace(/\D/g, '')) - Number(b.replace(/\D/g, '')));
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (!line.includes('"change":"opened"')) continue;
+      try {
+        const entry = JSON.parse(line) as { type?: string; change?: string; incident?: { id?: string; last_seen?: string } };
+        const id = entry.incident?.id;
+        const at = entry.incident?.last_seen;
+        if (entry.type === 'incident' && entry.change === 'opened' && id && at && !opened.has(id)) opened.set(id, at);
+      } catch {
+        // A torn last line: the journal recovers it on its next start.
+      }
+    }
+  }
+  return opened;
+}
+
 const GNU_TIME = '/usr/bin/time';
 const TIME_MARK = 'EGRESSD_EVAL_RUSAGE';
 
@@ -135,6 +163,11 @@ export async function replay(options: {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const text = existsSync(options.outFile) ? readFileSync(options.outFile, 'utf8') : run.stdout;
   const parsed = parseIncidents(text);
+  const opened = openedTimes(options.stateDir);
+  for (const inc of parsed.incidents) {
+    const at = opened.get(inc.id);
+    if (at && inc.detected_at === undefined && inc.opened_at === undefined) inc.opened_at = at;
+  }
   let stderr = run.stderr;
   let cpu: { cpuSeconds?: number; peakRssMiB?: number } = {};
   const mark = stderr.lastIndexOf(TIME_MARK);

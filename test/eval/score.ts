@@ -15,8 +15,8 @@ import { DAY_MS, HOUR_MS } from './world.js';
 // - A false incident names no labelled host with an overlapping label. Rates are per 1,000
 //   benign host-days: the host-days (host × simulated day) that carry no labelled activity.
 // - Detection latency: detection time minus label start, where detection time is the incident's
-//   `detected_at` (or `opened_at`) when the engine reports one, else its `first_seen`; an
-//   incident whose evidence starts before the label counts as latency 0.
+//   `detected_at` when the engine reports one, else `opened_at` (the event time of its `opened`
+//   journal entry, filled in by engine.ts), else its `first_seen`; floored at 0.
 
 /** The fields the scorer reads from an incident (the Incident contract, plus optional timing). */
 export interface ScoredIncident {
