@@ -78,12 +78,13 @@ async function generate(port: number, recordsPerSecond: number, seconds: number)
       send(template);
       lastTemplate = now;
     }
-    const due = Math.min(Math.floor(elapsed * perSecond) - datagramsSent, 256);
-    for (let i = 0; i < due && inFlight < 4096; i++) {
+    const due = Math.min(Math.floor(elapsed * perSecond) - datagramsSent, 2048);
+    for (let i = 0; i < due && inFlight < 8192; i++) {
       send(datagrams[datagramsSent % datagrams.length]!);
       datagramsSent++;
     }
-    await new Promise((r) => setImmediate(r));
+    // Bursts every millisecond or so: the generator must not eat the receiver's core.
+    await new Promise((r) => setTimeout(r, 1));
   }
   const actualSeconds = (performance.now() - start) / 1000;
   while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
@@ -179,6 +180,10 @@ interface Step {
   sent: number;
   received: number;
   sendRate: number;
+  /** Kernel drops on the receiving socket (/proc/net/udp), when known. */
+  drops?: number;
+  /** Receiver CPU (user + system) per record received, microseconds. */
+  cpuMicrosPerRecord?: number;
 }
 
 async function freeUdpPort(): Promise<number> {
@@ -189,7 +194,7 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function stepEgressd(rate: number, seconds: number): Promise<Step & { drops?: number }> {
+async function stepEgressd(rate: number, seconds: number): Promise<Step> {
   const port = await freeUdpPort();
   let received = 0;
   const source = createNetflowSource(
@@ -211,10 +216,19 @@ async function stepEgressd(rate: number, seconds: number): Promise<Step & { drop
   );
   await source.start();
   try {
+    const cpu = process.cpuUsage();
     const gen = await runGenerator(port, rate, seconds);
     await new Promise((r) => setTimeout(r, 1000));
+    const used = process.cpuUsage(cpu);
     const drops = kernelDrops(port);
-    return { rate, sent: gen.records, received, sendRate: gen.records / gen.seconds, drops };
+    return {
+      rate,
+      sent: gen.records,
+      received,
+      sendRate: gen.records / gen.seconds,
+      drops,
+      cpuMicrosPerRecord: received > 0 ? (used.user + used.system) / received : Number.NaN,
+    };
   } finally {
     await source.stop();
   }
@@ -252,7 +266,10 @@ async function ladder(name: string, rates: number[], step: (rate: number) => Pro
       metric: `live_${name}_step`,
       value: s.received,
       unit: 'records',
-      note: `target ${rate}/s, sent ${s.sent} at ${Math.round(s.sendRate)}/s, received ${s.received}, lost ${lost}`,
+      note:
+        `target ${rate}/s, sent ${s.sent} at ${Math.round(s.sendRate)}/s, received ${s.received}, lost ${lost}` +
+        (s.drops !== undefined ? `, kernel drops ${s.drops}` : '') +
+        (s.cpuMicrosPerRecord !== undefined ? `, receiver CPU ${s.cpuMicrosPerRecord.toFixed(2)} µs/record` : ''),
     });
     if (s.sendRate < rate * 0.9) {
       report({ bench: BENCH, metric: `live_generator_limit`, value: Math.round(s.sendRate), unit: 'records/s', note: `generator could not reach ${rate}/s` });

@@ -157,8 +157,19 @@ function udpOf(
         p += 4;
         ethertype = buf.readUInt16BE(p);
       }
-      if (ethertype !== 0x0800 && ethertype !== 0x86dd) return skip(onSkip, 'not_udp');
       ip = p + 2;
+      if (ethertype === 0x8864) {
+        // PPPoE session: 6-byte header, then the PPP protocol (0x0021 IPv4, 0x0057 IPv6).
+        if (end - ip < 8) return skip(onSkip, 'truncated_frame');
+        ethertype = buf.readUInt16BE(ip + 6) === 0x0021 ? 0x0800 : buf.readUInt16BE(ip + 6) === 0x0057 ? 0x86dd : 0;
+        ip += 8;
+      } else if (ethertype === 0x8847) {
+        // MPLS: skip labels to the bottom of the stack; the payload's version nibble tells the rest.
+        while (end - ip >= 4 && !(buf[ip + 2]! & 0x01)) ip += 4;
+        ip += 4;
+        ethertype = 0x0800;
+      }
+      if (ethertype !== 0x0800 && ethertype !== 0x86dd) return skip(onSkip, 'not_udp');
       break;
     }
     case 0: // BSD loopback: 4-byte address family

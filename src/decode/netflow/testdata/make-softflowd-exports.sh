@@ -33,3 +33,6 @@ for v in 9 10; do
   export_one ipv6 "$fixtures/ndpi/bittorrent/lru_ipv6_caches.pcapng" "$v"
 done
 softflowd -h 2>&1 | grep -m1 -o "softflowd version [0-9.]*" > "$here/softflowd-version.txt"
+# The same exports in other capture formats, for the replay reader: pcapng and nanosecond pcap.
+editcap -F pcapng "$here/softflowd-loopback-v10.pcap" "$here/softflowd-loopback-v10.pcapng"
+editcap -F nsecpcap "$here/softflowd-loopback-v9.pcap" "$here/softflowd-loopback-v9.nsec.pcap"
