@@ -62,6 +62,15 @@ describe('zeek decoder', () => {
     });
   });
 
+  it('takes ICMP over IPv6 as ICMPv6 when there is no ip_proto', () => {
+    const dec = createZeekDecoder('s');
+    const out: FlowRecord[] = [];
+    for (const h of header) dec.decodeLine(h, out);
+    dec.decodeLine('1700000000.5\t2001:db8::1\t128\t2001:db8::2\t129\ticmp\t-\t-\t-\t-\t-\t-', out);
+    dec.decodeLine('1700000000.5\t10.0.0.1\t8\t192.0.2.1\t0\ticmp\t-\t-\t-\t-\t-\t-', out);
+    expect(out.map((r) => r.proto)).toEqual([58, 1]);
+  });
+
   it('refuses data before any header, and after #close', () => {
     const dec = createZeekDecoder('s');
     const out: FlowRecord[] = [];

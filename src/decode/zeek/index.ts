@@ -1,5 +1,5 @@
 import { DecodeError } from '../../errors.js';
-import { protoNumber, type AppEvidence, type FlowRecord, type SourceRef } from '../../record.js';
+import { PROTO_ICMP, PROTO_ICMPV6, protoNumber, type AppEvidence, type FlowRecord, type SourceRef } from '../../record.js';
 import { parseIPv4, parseIPv6 } from '../../util/ip.js';
 import type { LineDecoder } from '../types.js';
 
@@ -308,7 +308,7 @@ class ZeekDecoder implements NamedLineDecoder {
         srcPort,
         dst,
         dstPort,
-        proto: protoOf(text(layout.proto), count_(layout.ipProto)),
+        proto: protoOf(text(layout.proto), count_(layout.ipProto), src),
         bytesOut: count_(layout.origBytes) ?? count_(layout.origIpBytes) ?? 0,
         bytesIn: count_(layout.respBytes) ?? count_(layout.respIpBytes) ?? 0,
         packetsOut: count_(layout.origPkts) ?? 0,
@@ -365,7 +365,7 @@ class ZeekDecoder implements NamedLineDecoder {
         srcPort: port(field('id.orig_p', 'orig_p')),
         dst: address(field('id.resp_h', 'resp_h')),
         dstPort: port(field('id.resp_p', 'resp_p')),
-        proto: protoOf(proto, count_('ip_proto')),
+        proto: protoOf(proto, count_('ip_proto'), src),
         bytesOut: count_('orig_bytes') ?? count_('orig_ip_bytes') ?? 0,
         bytesIn: count_('resp_bytes') ?? count_('resp_ip_bytes') ?? 0,
         packetsOut: count_('orig_pkts') ?? 0,
@@ -377,13 +377,18 @@ class ZeekDecoder implements NamedLineDecoder {
   }
 }
 
-/** `ip_proto` (current Zeek) wins; else the transport name; 0 when Zeek did not know it. */
-function protoOf(proto: string | undefined, ipProto: number | undefined): number {
+/**
+ * `ip_proto` (current Zeek) wins; else the transport name, where Zeek says `icmp` for ICMPv6
+ * too; 0 when Zeek did not know the transport.
+ */
+function protoOf(proto: string | undefined, ipProto: number | undefined, src: string): number {
   if (ipProto !== undefined) {
     if (ipProto > 255) throw new DecodeError('bad_number', 'ip_proto out of range');
     return ipProto;
   }
-  return proto === undefined ? 0 : (protoNumber(proto) ?? 0);
+  if (proto === undefined) return 0;
+  const n = protoNumber(proto) ?? 0;
+  return n === PROTO_ICMP && src.includes(':') ? PROTO_ICMPV6 : n;
 }
 
 /** JSON `ts`: seconds (float), milliseconds (integer, `JSON::TS_MILLIS`) or ISO 8601 text. */
