@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builds the packet-source fixtures in src/decode/packet/testdata/ from real clients on loopback:
+#
+#   swarm-http-tracker.pcap  opentracker (whitelist) + transmission-cli seeding + aria2c leeching,
+#                            HTTP tracker announces, plain peer wire
+#   swarm-mse.pcap           the same swarm with encryption required (MSE/PE): the peer wire is
+#                            opaque, the peers are known only from the tracker's answer
+#   benign-http-tls.pcap     plain HTTP and TLS downloads (curl) from a local node server with a
+#                            self-signed certificate made by openssl
+#
+# DHT, LSD and PEX are off in every client. Traffic stays on 127.0.0.1. Needs root (or
+# tcpdump with cap_net_raw,cap_net_admin) and: tcpdump opentracker mktorrent transmission-cli
+# transmission-show aria2c openssl curl node.
+#
+# Usage: test/captures/make-captures.sh [OUT_DIR]   (default: src/decode/packet/testdata)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$REPO/src/decode/packet/testdata}
+WORK=$(mktemp -d /tmp/egressd-captures-XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+wait_port() { # wait until something listens on 127.0.0.1:$1 (tcp)
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+start_capture() { # file, filter
+  tcpdump -i lo -U -s 0 -w "$1" "$2" 2>"$1.log" &
+  CAPTURE_PID=$!
+  PIDS+=("$CAPTURE_PID")
+  for _ in $(seq 1 50); do grep -q "listening on" "$1.log" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.5
+}
+
+stop_capture() {
+  sleep 1
+  kill -INT "$CAPTURE_PID"
+  wait "$CAPTURE_PID" || true
+}
+
+# One swarm: $1 name, $2 tracker scheme (http|udp), $3 encryption (plain|required)
+swarm() {
+  local name=$1 scheme=$2 crypto=$3
+  local dir=$WORK/$name
+  mkdir -p "$dir/seed" "$dir/leech" "$dir/tracker" "$dir/tr-config"
+  chmod 755 "$dir" "$dir/tracker"
+  local tport seedport leechport
+  tport=$(free_port)
+  seedport=$(free_port)
+  leechport=$(free_port)
+
+  head -c 196608 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
+  local announce="http://127.0.0.1:$tport/announce"
+  [ "$scheme" = udp ] && announce="udp://127.0.0.1:$tport/announce"
+  mktorrent -a "$announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
+  local hash
+  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
+  echo "$hash" >"$dir/tracker/whitelist"
+
+  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$tport"
+
+  local encryption=0 aria_crypto=()
+  if [ "$crypto" = required ]; then
+    encryption=2
+    aria_crypto=(--bt-require-crypto=true --bt-min-crypto-level=arc4)
+  fi
+  cat >"$dir/tr-config/settings.json" <<EOF
+{
+  "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+  "encryption": $encryption, "peer-port": $seedport, "port-forwarding-enabled": false,
+  "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1", "rpc-enabled": false,
+  "download-dir": "$dir/seed", "speed-limit-up-enabled": false
+}
+EOF
+
+  start_capture "$dir/capture.pcap" "host 127.0.0.1 and (port $tport or port $seedport or port $leechport)"
+  transmission-cli -g "$dir/tr-config" -w "$dir/seed" -p "$seedport" -M "$dir/sample.torrent" >"$dir/seed.log" 2>&1 &
+  local seed_pid=$!
+  PIDS+=("$seed_pid")
+  sleep 4
+  timeout 90 aria2c --dir="$dir/leech" --listen-port="$leechport" --seed-time=0 \
+    --enable-dht=false --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false \
+    --disable-ipv6=true --summary-interval=0 --console-log-level=warn --bt-stop-timeout=60 \
+    "${aria_crypto[@]}" "$dir/sample.torrent" >"$dir/leech.log" 2>&1 || {
+    echo "aria2c did not finish ($name):" >&2
+    tail -c 1500 "$dir/leech.log" >&2
+    tail -c 600 "$dir/seed.log" >&2
+    return 1
+  }
+  cmp "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin"
+  kill "$seed_pid" 2>/dev/null || true
+  wait "$seed_pid" 2>/dev/null || true
+  stop_capture
+  cp "$dir/capture.pcap" "$OUT/$name.pcap"
+  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+}
+
+benign() {
+  local dir=$WORK/benign
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  head -c 65536 /dev/urandom >"$dir/file.bin"
+  local hport sport
+  hport=$(free_port)
+  sport=$(free_port)
+  node -e '
+    const fs = require("fs"), http = require("http"), https = require("https");
+    const [dir, hport, sport] = process.argv.slice(1);
+    const body = fs.readFileSync(dir + "/file.bin");
+    const handler = (req, res) => { res.writeHead(200, { "content-type": "application/octet-stream" }); res.end(body); };
+    http.createServer(handler).listen(Number(hport), "127.0.0.1");
+    https.createServer({ key: fs.readFileSync(dir + "/key.pem"), cert: fs.readFileSync(dir + "/cert.pem") }, handler).listen(Number(sport), "127.0.0.1");
+  ' "$dir" "$hport" "$sport" &
+  PIDS+=("$!")
+  wait_port "$hport"
+  wait_port "$sport"
+  start_capture "$dir/capture.pcap" "host 127.0.0.1 and (port $hport or port $sport)"
+  curl -sS -o /dev/null "http://127.0.0.1:$hport/pub/dataset-part-0001.bin"
+  curl -sS -o /dev/null -H 'Host: downloads.example.org' "http://127.0.0.1:$hport/pub/dataset-part-0002.bin"
+  curl -sS -o /dev/null -k --resolve "localhost:$sport:127.0.0.1" "https://localhost:$sport/pub/dataset-part-0003.bin"
+  curl -sS -o /dev/null -k --resolve "mirror.example.net:$sport:127.0.0.1" "https://mirror.example.net:$sport/pub/dataset-part-0004.bin"
+  stop_capture
+  cp "$dir/capture.pcap" "$OUT/benign-http-tls.pcap"
+  echo "benign-http-tls: $(stat -c %s "$OUT/benign-http-tls.pcap") bytes" >&2
+}
+
+mkdir -p "$OUT"
+swarm swarm-http-tracker http plain
+swarm swarm-mse http required
+benign
+cat >"$OUT/captures.json" <<EOF
+[
+  { "file": "swarm-http-tracker.pcap", "negative": false },
+  { "file": "swarm-mse.pcap", "negative": false },
+  { "file": "benign-http-tls.pcap", "negative": true }
+]
+EOF
+echo "captures written to $OUT" >&2
