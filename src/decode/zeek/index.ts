@@ -356,12 +356,13 @@ class ZeekDecoder implements NamedLineDecoder {
     const service = obj.service;
     const serviceText = typeof service === 'string' ? service : Array.isArray(service) ? service.filter((s) => typeof s === 'string').join(',') : undefined;
     const proto = typeof obj.proto === 'string' ? obj.proto : undefined;
+    const src = address(field('id.orig_h', 'orig_h'));
 
     return toRecord(
       {
         tsSeconds,
         durationSeconds,
-        src: address(field('id.orig_h', 'orig_h')),
+        src,
         srcPort: port(field('id.orig_p', 'orig_p')),
         dst: address(field('id.resp_h', 'resp_h')),
         dstPort: port(field('id.resp_p', 'resp_p')),
