@@ -2,6 +2,7 @@ import type { DatagramDecoder } from '../types.js';
 import type { FlowRecord, SourceRef } from '../../record.js';
 import { ROLE_COUNT, Role } from './fields.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
+import { TimeKind, planFor, type RecordPlan } from './plan.js';
 import { TemplateCache, VARIABLE_LENGTH, compileTemplate, type FieldSpec, type FlowTemplate } from './templates.js';
 
 // NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) datagrams → FlowRecords.
@@ -491,7 +492,16 @@ export class NetflowDecoder implements DatagramDecoder {
   ): void {
     const fixed = template.fixedLength;
     let produced = 0;
-    if (fixed > 0) {
+    if (fixed > 0 && !template.options) {
+      const plan = (template.plan ??= planFor(template));
+      if (plan.family === 0) {
+        const n = Math.floor((end - start) / fixed);
+        this.stats.errors.no_addresses += n;
+      } else {
+        for (let p = start; end - p >= fixed; p += fixed) this.emitPlanned(view, data, p, plan, template, ctx, out);
+        produced = Math.floor((end - start) / fixed);
+      }
+    } else if (fixed > 0) {
       for (let p = start; end - p >= fixed; p += fixed) {
         if (template.options) this.readOptionsRecord(view, p, template.offsets, template.roleLengths, ctx.domain);
         else if (this.emitRecord(view, data, p, template.offsets, template.roleLengths, ctx, out)) produced++;
@@ -613,6 +623,74 @@ export class NetflowDecoder implements DatagramDecoder {
       source: ctx.source,
     });
     return true;
+  }
+
+  /** emitRecord for a fixed-length template whose layout is resolved in `plan`. */
+  private emitPlanned(
+    view: DataView,
+    data: Uint8Array,
+    p: number,
+    plan: RecordPlan,
+    template: FlowTemplate,
+    ctx: SetContext,
+    out: FlowRecord[],
+  ): void {
+    let src: string;
+    let dst: string;
+    if (plan.family === 4) {
+      src = ipv4Text(data, p + plan.src);
+      dst = plan.dst >= 0 ? ipv4Text(data, p + plan.dst) : '0.0.0.0';
+    } else if (plan.family === 6) {
+      src = ipv6Text(data, p + plan.src);
+      dst = plan.dst >= 0 ? ipv6Text(data, p + plan.dst) : '::';
+    } else {
+      src = '0.0.0.0';
+      dst = ipv4Text(data, p + plan.dst);
+    }
+    const rate = plan.sampled
+      ? this.samplingRate(view, p, template.offsets, template.roleLengths, ctx.domain)
+      : ctx.domain.defaultRate;
+    let ts = this.plannedTime(view, p, plan.startKind, plan.start, plan.startLength, ctx, true);
+    let tsEnd = this.plannedTime(view, p, plan.endKind, plan.end, plan.endLength, ctx, false);
+    if (Number.isNaN(ts)) ts = Number.isNaN(tsEnd) ? ctx.exportMs : tsEnd;
+    if (Number.isNaN(tsEnd) || tsEnd < ts) tsEnd = ts;
+    out.push({
+      ts,
+      tsEnd,
+      src,
+      srcPort: plan.srcPort >= 0 ? readUnsigned(view, p + plan.srcPort, plan.srcPortLength) : 0,
+      dst,
+      dstPort: plan.dstPort >= 0 ? readUnsigned(view, p + plan.dstPort, plan.dstPortLength) : 0,
+      proto: plan.proto >= 0 ? data[p + plan.proto]! : 0,
+      bytesOut: plan.bytes >= 0 ? readUnsigned(view, p + plan.bytes, plan.bytesLength) * rate : 0,
+      bytesIn: plan.reverseBytes >= 0 ? readUnsigned(view, p + plan.reverseBytes, plan.reverseBytesLength) * rate : 0,
+      packetsOut: plan.packets >= 0 ? readUnsigned(view, p + plan.packets, plan.packetsLength) * rate : 0,
+      packetsIn: plan.reversePackets >= 0 ? readUnsigned(view, p + plan.reversePackets, plan.reversePacketsLength) * rate : 0,
+      source: ctx.source,
+    });
+  }
+
+  private plannedTime(view: DataView, p: number, kind: TimeKind, o: number, length: number, ctx: SetContext, start: boolean): number {
+    switch (kind) {
+      case TimeKind.Millis:
+        return readUnsigned(view, p + o, length);
+      case TimeKind.Seconds:
+        return readUnsigned(view, p + o, length) * 1000;
+      case TimeKind.Ntp:
+        return (view.getUint32(p + o) - NTP_UNIX_OFFSET_S) * 1000 + Math.floor((view.getUint32(p + o + 4) * 1000) / 4294967296);
+      case TimeKind.SysUptime: {
+        const uptime = view.getUint32(p + o);
+        if (ctx.version === 'v9') return ctx.exportMs - ((ctx.sysUptime - uptime) | 0);
+        const init = ctx.domain.systemInitMs;
+        if (!Number.isNaN(init)) return init + uptime;
+        if (start) this.stats.errors.no_time_reference++;
+        return Number.NaN;
+      }
+      case TimeKind.DeltaMicros:
+        return ctx.exportMs - Math.floor(view.getUint32(p + o) / 1000);
+      default:
+        return Number.NaN;
+    }
   }
 
   /** Event time of the flow start (or end) from whichever time element the template has. */

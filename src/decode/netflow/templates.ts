@@ -1,4 +1,5 @@
 import { ROLE_COUNT, roleAcceptsLength, roleOf } from './fields.js';
+import type { RecordPlan } from './plan.js';
 
 // Templates (RFC 3954 §5.2, RFC 7011 §3.4) compiled once into role offsets, and the bounded
 // cache that holds them, keyed `${exporter}/${domain}/${templateId}`.
@@ -34,6 +35,8 @@ export interface FlowTemplate {
   refreshedAt: number;
   /** The template record as sent: an identical refresh is recognised without parsing. */
   raw: Uint8Array;
+  /** Resolved record layout of a fixed-length flow template, built on first use. */
+  plan?: RecordPlan;
 }
 
 /**
