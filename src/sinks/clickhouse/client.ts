@@ -68,6 +68,8 @@ export class ClientRunner implements SqlRunner, Inserter {
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
+    /** Cluster mode: an insert into a Distributed table is acknowledged once the shards have it. */
+    private readonly clustered = false,
   ) {}
 
   async command(sql: string): Promise<void> {
@@ -89,6 +91,7 @@ export class ClientRunner implements SqlRunner, Inserter {
     const result = await this.client.exec({
       query: `INSERT INTO ${this.database}.${table} FORMAT JSONEachRow`,
       values: Readable.from([body]),
+      ...(this.clustered ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
     });
     // drain the (empty) response so the socket goes back to the pool
     for await (const chunk of result.stream as AsyncIterable<Buffer>) void chunk;

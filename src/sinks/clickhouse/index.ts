@@ -25,7 +25,7 @@ export const DEAD_LETTER_DIR = 'clickhouse-dead-letter';
 
 /** `egressd schema apply`: create the database and tables, record the migrations. */
 export async function applySchema(config: ClickhouseConfig, logger: Logger): Promise<MigrationResult> {
-  const runner = new ClientRunner(connect(config), config.database);
+  const runner = new ClientRunner(connect(config), config.database, config.cluster.name !== '');
   try {
     return await migrate(runner, schemaTarget(config), logger, config.gateway || hostname());
   } finally {
@@ -128,7 +128,7 @@ export function createClickhouseSink(config: ClickhouseConfig, deps: CommonDeps)
     name: 'clickhouse',
 
     async start() {
-      runner = new ClientRunner(connect(config), config.database);
+      runner = new ClientRunner(connect(config), config.database, config.cluster.name !== '');
       await spool.open();
       writer = new BatchWriter(
         {
