@@ -46,7 +46,9 @@ export function scoreTable(title: string, detectors: { name: string; score: Scor
       .map(([t, v]) => `${t} ${v.detected}/${v.labelled}`)
       .join(', ');
     lines.push(
-      `  ${d.name}: ${s.incidents} incidents, ${s.falseIncidents} false = ${s.falsePer1000BenignHostDays.toFixed(2)} per 1,000 benign host-days ` +
+      `  ${d.name}: ${s.incidents} incidents, ${s.falseIncidents} false` +
+        (s.falseOnLabelledHosts ? ` (${s.falseOnLabelledHosts} on labelled hosts outside their activity)` : '') +
+        ` = ${s.falsePer1000BenignHostDays.toFixed(2)} per 1,000 benign host-days ` +
         `(${s.benignHostDays} benign host-days); benign hosts named: ${s.benignHostsFlagged.length}; swarm members named: ${pct(s.swarmMemberCoverage)}`,
     );
     lines.push(`  ${d.name} recall by technique: ${techniques}`);
@@ -85,6 +87,7 @@ export function scoreSummary(s: Score): Record<string, unknown> {
     swarm_member_coverage: s.swarmMemberCoverage,
     incidents: s.incidents,
     false_incidents: s.falseIncidents,
+    false_on_labelled_hosts: s.falseOnLabelledHosts,
     benign_host_days: s.benignHostDays,
     false_per_1000_benign_host_days: Math.round(s.falsePer1000BenignHostDays * 100) / 100,
     benign_hosts_flagged: s.benignHostsFlagged.length,

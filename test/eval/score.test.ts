@@ -62,6 +62,7 @@ describe('scoreIncidents', () => {
     expect(s.swarmMemberCoverage).toBe(1);
     expect(s.techniques).toMatchObject({ bt_client: { detected: 2 }, scraper: { detected: 1 }, slow_crawler: { detected: 0 } });
     expect(s.falseIncidents).toBe(2);
+    expect(s.falseOnLabelledHosts).toBe(1);
     expect(s.falsePer1000BenignHostDays).toBeCloseTo((2 / 7) * 1000);
     expect(s.benignHostsFlagged).toEqual(['B', 'E']);
     expect(s.verdicts.find((v) => v.id === 'bt-d')?.verdict).toBe('wrong_kind');

@@ -62,6 +62,8 @@ export interface Score {
   swarmMemberCoverage: number | null;
   incidents: number;
   falseIncidents: number;
+  /** False incidents naming a host that is labelled at another time (e.g. residue after its BitTorrent stopped). */
+  falseOnLabelledHosts: number;
   benignHostDays: number;
   falsePer1000BenignHostDays: number;
   /** Benign hosts named by any incident (also those inside an otherwise correct swarm incident). */
@@ -246,7 +248,9 @@ export function scoreIncidents(incidents: ScoredIncident[], truth: GroundTruth, 
   }
   for (const t of Object.values(techniques)) t.recall = ratio(t.detected, t.labelled);
 
-  const falseIncidents = verdicts.filter((v) => v.verdict === 'false').length;
+  const falseVerdicts = verdicts.filter((v) => v.verdict === 'false');
+  const falseIncidents = falseVerdicts.length;
+  const falseOnLabelledHosts = falseVerdicts.filter((v) => v.hosts.some((h) => labelsByHost.has(h))).length;
   const hostDays = benignHostDays(truth);
   return {
     kinds: { bittorrent: hostKind('bittorrent'), bulk_acquisition: hostKind('bulk_acquisition'), swarm: swarmScore },
@@ -254,6 +258,7 @@ export function scoreIncidents(incidents: ScoredIncident[], truth: GroundTruth, 
     swarmMemberCoverage: ratio(membersNamed, members),
     incidents: incidents.length,
     falseIncidents,
+    falseOnLabelledHosts,
     benignHostDays: hostDays,
     falsePer1000BenignHostDays: hostDays === 0 ? 0 : (falseIncidents / hostDays) * 1000,
     benignHostsFlagged: [...benignFlagged].sort(),
