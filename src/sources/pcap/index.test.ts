@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,23 @@ describe('replayPcap', () => {
       code: 'DECODE',
       reason: 'bad_magic',
     });
+  });
+});
+
+describe('live input', () => {
+  it('ends idle flows by the wall clock while a live pipe is quiet', async () => {
+    const input = new PassThrough();
+    const records: FlowRecord[] = [];
+    const now = Date.now();
+    const bytes = pcapFile(1, [{ tsMs: now, data: ethernetFrame(ipv4Packet('10.0.0.7', '192.0.2.1', 17, Buffer.from([0x13, 0x88, 0x13, 0x89, 0, 9, 0, 0, 0x41]))) }]);
+    const done = replayPcap(input, context(new Registry(), records), pcapSourceSchema.parse({ type: 'pcap', idleTimeout: '500ms' }), { wallClockIdle: true });
+    input.write(bytes);
+    const deadline = Date.now() + 5000;
+    while (records.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(records).toHaveLength(1);
+    input.end();
+    await done;
+    expect(records).toHaveLength(1);
   });
 });
 

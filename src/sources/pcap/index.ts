@@ -51,7 +51,7 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
   const labels = { source: 'pcap', id };
   let newestTs = 0;
 
-  const flush = async (): Promise<void> => {
+  const flushNow = async (): Promise<void> => {
     flushStats(stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
     if (out.length === 0) return;
     const batch = out.splice(0, out.length);
@@ -60,6 +60,10 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
     ctx.metrics.lag.set(labels, Math.max(0, (Date.now() - newestTs) / 1000));
     for (let i = 0; i < batch.length; i += config.batchSize) await ctx.out.push(batch.slice(i, i + config.batchSize));
   };
+
+  // One flush at a time: the quiet-link timer and the read loop both flush.
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => (flushing = flushing.then(flushNow));
 
   let quietTimer: NodeJS.Timeout | undefined;
   let lastPacketWall = Date.now();
@@ -70,7 +74,10 @@ export async function replayPcap(input: Readable, ctx: ReplayContext, config: Pc
       if (reader.packets !== lastPackets) {
         lastPackets = reader.packets;
         lastPacketWall = Date.now();
-      } else if (Date.now() - lastPacketWall >= 1000) tracker.advance(Date.now());
+      } else if (Date.now() - lastPacketWall >= 1000) {
+        tracker.advance(Date.now());
+        if (out.length > 0) flush().catch((err: unknown) => ctx.logger.error({ err, id }, 'pushing flow records failed'));
+      }
     }, 1000);
     quietTimer.unref();
   }
