@@ -21,6 +21,7 @@ const BENCH = 'flowlogs';
 const VPC_LINES = Number(process.env.EGRESSD_BENCH_VPC_LINES ?? 2_000_000);
 const ZEEK_LINES = Number(process.env.EGRESSD_BENCH_ZEEK_LINES ?? 1_000_000);
 const T0 = 1781168400;
+const RUNS = Number(process.env.EGRESSD_BENCH_RUNS ?? 3);
 
 /** Deterministic pseudo-random numbers, so every run reads the same files. */
 function rng(seed: number): () => number {
@@ -89,7 +90,15 @@ function zeekLine(i: number, r: () => number): string {
   return `${ts}\tC${i.toString(36)}\t${internal(r)}\t${1024 + (r() % 60000)}\t${external(r)}\t${udp ? 53 : 443}\t${udp ? 'udp' : 'tcp'}\t${service}\t${((r() % 100000) / 1000).toFixed(6)}\t${ob}\t${rb}\tSF\tT\tF\t0\tShADadFf\t${op}\t${ob + op * 40}\t${rp}\t${rb + rp * 40}\t-\t${udp ? 17 : 6}\n`;
 }
 
-async function measure(name: string, path: string, lines: number, decoder: LineDecoder, enrich: boolean): Promise<void> {
+interface Run {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+  records: number;
+  egress: number;
+}
+
+async function runOnce(name: string, path: string, newDecoder: () => LineDecoder, enrich: boolean): Promise<Run> {
   const enricher = new Enricher(networksSchema.parse({}), approvedSourcesSchema.parse({}));
   const metrics = sourceMetrics(new Registry());
   let records = 0;
@@ -97,7 +106,7 @@ async function measure(name: string, path: string, lines: number, decoder: LineD
   if (global.gc) global.gc();
   const cpu0 = process.cpuUsage();
   const { seconds, peakRssBytes } = await withPeakRss(() =>
-    replayLines(createReadStream(path, { highWaterMark: 256 * 1024 }), decoder, {
+    replayLines(createReadStream(path, { highWaterMark: 256 * 1024 }), newDecoder(), {
       sourceId: name,
       metrics,
       logger: silentLogger(),
@@ -110,15 +119,24 @@ async function measure(name: string, path: string, lines: number, decoder: LineD
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes, records, egress };
+}
+
+/** Best of a few runs: the machine is shared, the best run is the least disturbed one. */
+async function measure(name: string, path: string, lines: number, newDecoder: () => LineDecoder, enrich: boolean, runs = RUNS): Promise<void> {
+  const all: Run[] = [];
+  for (let i = 0; i < runs; i++) all.push(await runOnce(name, path, newDecoder, enrich));
+  const best = all.reduce((a, b) => (b.cpuSeconds < a.cpuSeconds ? b : a));
+  const fastest = Math.min(...all.map((r) => r.seconds));
+  const peak = Math.max(...all.map((r) => r.peakRssBytes));
   const bytes = statSync(path).size;
   const what = enrich ? 'parse_enrich' : 'parse_only';
-  const note = `${lines} lines, ${records} records${enrich ? `, ${egress} egress` : ''}, ${(bytes / MB).toFixed(0)} MiB`;
-  report({ bench: BENCH, metric: `${name}_${what}_lines_per_s`, value: Math.round(lines / seconds), unit: 'lines/s', note });
-  // The machine is shared: lines per CPU second is the figure that does not depend on the load.
-  report({ bench: BENCH, metric: `${name}_${what}_lines_per_cpu_s`, value: Math.round(lines / cpuSeconds), unit: 'lines/cpu-s' });
-  report({ bench: BENCH, metric: `${name}_${what}_mib_per_s`, value: Number((bytes / MB / seconds).toFixed(1)), unit: 'MiB/s' });
-  report({ bench: BENCH, metric: `${name}_${what}_peak_rss_mb`, value: Math.round(peakRssBytes / MB), unit: 'MB' });
+  const note = `${lines} lines, ${best.records} records${enrich ? `, ${best.egress} egress` : ''}, ${(bytes / MB).toFixed(0)} MiB, best of ${runs}`;
+  report({ bench: BENCH, metric: `${name}_${what}_lines_per_s`, value: Math.round(lines / fastest), unit: 'lines/s', note });
+  // Lines per CPU second (all threads of the process, GC included) does not depend on the load.
+  report({ bench: BENCH, metric: `${name}_${what}_lines_per_cpu_s`, value: Math.round(lines / best.cpuSeconds), unit: 'lines/cpu-s' });
+  report({ bench: BENCH, metric: `${name}_${what}_mib_per_s`, value: Number((bytes / MB / fastest).toFixed(1)), unit: 'MiB/s' });
+  report({ bench: BENCH, metric: `${name}_${what}_peak_rss_mb`, value: Math.round(peak / MB), unit: 'MB' });
 }
 
 /** Run a reference tool under bash and read its CPU time back from `times`. */
@@ -148,11 +166,11 @@ async function main(): Promise<void> {
 
     reference('vpc', vpc, VPC_LINES, 'wc', 'wc -l');
     reference('vpc', vpc, VPC_LINES, 'awk', "awk '{ s += $10 } END { print s }'");
-    await measure('vpc', vpc, VPC_LINES, createVpcDecoder('bench'), false);
-    await measure('vpc', vpc, VPC_LINES, createVpcDecoder('bench'), true);
+    await measure('vpc', vpc, VPC_LINES, () => createVpcDecoder('bench'), false);
+    await measure('vpc', vpc, VPC_LINES, () => createVpcDecoder('bench'), true);
 
     reference('zeek', zeek, ZEEK_LINES, 'awk', "awk -F '\\t' '{ s += $11 } END { print s }'");
-    await measure('zeek', zeek, ZEEK_LINES, createZeekDecoder('bench'), true);
+    await measure('zeek', zeek, ZEEK_LINES, () => createZeekDecoder('bench'), true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
