@@ -116,9 +116,9 @@ const p2pRule = z
     signals: z
       .object({
         /** Distinct unapproved peers on unprivileged, non-service ports (flow sources without DPI). */
-        p2p_peers_1h: signal(40, 2000, 0.35),
+        p2p_peers_1h: signal(20, 2000, 0.35),
         /** Distinct remote ports among them: peers listen on random ports, services do not. */
-        p2p_ports_1h: signal(25, 1000, 0.35),
+        p2p_ports_1h: signal(12, 1000, 0.35),
         bt_port_peers_1h: signal(3, 100, 0.1),
         bytes_in_1h: signal(100 * MIB, 20 * GIB, 0.2),
       })
@@ -134,18 +134,19 @@ const bulkRule = z
     min_score: gating.min_score.default(10),
     min_fired: gating.min_fired.default(2),
     require_groups: gating.require_groups.default([
-      ['bytes_in_1m', 'bytes_in_1h', 'bytes_in_24h', 'objects_1h', 'objects_24h', 'large_objects_1h'],
       [
-        'peers_1m',
-        'heavy_peers_1h',
+        'bytes_in_1m',
+        'bytes_in_1h',
+        'bytes_in_24h',
+        'sustained_hours_24h',
+        'peers_1h',
         'peers_24h',
-        'duty_24h',
-        'regularity_1h',
-        'active_minutes_1h',
-        'objects_1m',
-        'sequential_1h',
-        'shared_objects_24h',
+        'heavy_peers_1h',
+        'objects_1h',
+        'objects_24h',
+        'large_objects_1h',
       ],
+      ['peers_1m', 'duty_24h', 'regularity_1h', 'active_minutes_1h', 'sustained_minutes_1h', 'objects_1m', 'sequential_1h', 'shared_objects_24h'],
     ]),
     signals: z
       .object({
@@ -153,13 +154,18 @@ const bulkRule = z
         bytes_in_1m: signal(100 * MIB, 4 * GIB, 0.1),
         bytes_in_1h: signal(4 * GIB, 100 * GIB, 0.15),
         bytes_in_24h: signal(20 * GIB, 1024 * GIB, 0.1),
+        /** Short windows of the medium window with at least `features.sustained_min_bytes` downloaded. */
+        sustained_minutes_1h: signal(45, 60, 0.1),
+        /** Medium windows of the long window that were sustained downloads (`features.sustained_hour_minutes`). */
+        sustained_hours_24h: signal(3, 24, 0.1),
         /** Distinct unapproved remotes in the short window. */
         peers_1m: signal(100, 5000, 0.1),
+        peers_1h: signal(150, 10_000, 0.05),
         /** Remotes that each delivered at least `features.heavy_peer_bytes` in the medium window. */
         heavy_peers_1h: signal(50, 2000, 0.15),
-        peers_24h: signal(2000, 100_000, 0.05),
+        peers_24h: signal(1000, 100_000, 0.05),
         /** Hours of the long window with significant unapproved activity. */
-        duty_24h: signal(20, 24, 0.1),
+        duty_24h: signal(16, 24, 0.1),
         /** Short windows of the medium window with unapproved downloads. */
         active_minutes_1h: signal(55, 60, 0.05),
         /** 1 − coefficient of variation of inter-arrival times: 1 = clockwork, 0 = human bursts. */
@@ -169,9 +175,9 @@ const bulkRule = z
         objects_1h: signal(1000, 50_000, 0.1),
         objects_24h: signal(10_000, 500_000, 0.1),
         /** Media, archive and disk-image objects of at least `features.large_object_bytes`. */
-        large_objects_1h: signal(100, 5000, 0.1),
+        large_objects_1h: signal(30, 5000, 0.1),
         /** Objects whose name continues a numbered sequence (file-0041, file-0042...). */
-        sequential_1h: signal(50, 2000, 0.05),
+        sequential_1h: signal(20, 2000, 0.05),
         /** Objects this host fetched that other hosts fetched too (unapproved). */
         shared_objects_24h: signal(10, 1000, 0.05),
         /** Medium-window bytes over the host's own EWMA baseline (after warm-up). */
@@ -247,6 +253,10 @@ export const detectionRulesSchema = z
         /** An hour counts toward the duty cycle with this many unapproved bytes or downloads. */
         duty_min_bytes: byteSize.prefault('1MiB'),
         duty_min_downloads: z.number().int().positive().default(30),
+        /** A short window counts as sustained download with this many unapproved bytes (flows spread over their span). */
+        sustained_min_bytes: byteSize.prefault('512KiB'),
+        /** A medium window with this many sustained short windows counts toward `sustained_hours_24h`. */
+        sustained_hour_minutes: z.number().int().positive().default(45),
         /** Inter-arrival samples needed before regularity means anything. */
         regularity_min_samples: z.number().int().min(3).default(30),
         /** Medium windows of history before the per-host baseline is trusted. */

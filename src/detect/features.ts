@@ -1,6 +1,7 @@
 import type { FlowRecord } from '../record.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import { HyperLogLog, hashString, mix32 } from './hll.js';
+import { sourceKey } from '../incidents/swarm.js';
 
 // Per-host features over event-time windows: a short window (evaluated when it closes), a
 // medium window (running totals) and a long window (a ring of medium windows plus two
@@ -18,6 +19,10 @@ export interface FeatureContext {
   heavyPeerBytes: number;
   largeObjectBytes: number;
   dutyMinBytes: number;
+  sustainedMinBytes: number;
+  sustainedHourShorts: number;
+  /** Short windows per medium window. */
+  shortsPerMedium: number;
   dutyMinDownloads: number;
   regularityMinSamples: number;
   baselineWarmup: number;
@@ -40,6 +45,9 @@ export function featureContext(config: DetectConfig, rules: DetectionRules): Fea
     heavyPeerBytes: f.heavy_peer_bytes,
     largeObjectBytes: f.large_object_bytes,
     dutyMinBytes: f.duty_min_bytes,
+    sustainedMinBytes: f.sustained_min_bytes,
+    sustainedHourShorts: f.sustained_hour_minutes,
+    shortsPerMedium: Math.round(config.windows.medium / config.windows.short),
     dutyMinDownloads: f.duty_min_downloads,
     regularityMinSamples: f.regularity_min_samples,
     baselineWarmup: f.baseline_warmup,
@@ -57,7 +65,15 @@ export interface RemoteTally {
   bytesIn: number;
   bytesOut: number;
   heavy: boolean;
-  /** Set once the remote counts toward a shared-source swarm; further bytes flow into it. */
+  /** The source (registrable domain or address) this remote belongs to. */
+  source?: SourceTally;
+}
+
+/** Bytes a source (all its remotes) delivered to the host in the current medium window. */
+export interface SourceTally {
+  key: string;
+  bytesIn: number;
+  /** Set once the source counts toward a shared-source swarm; further bytes flow into it. */
   swarm?: { bytes: number; lastTs: number };
 }
 
@@ -69,7 +85,8 @@ const R_BT_APPROVED = 3;
 const R_SHARED = 4;
 const R_ACTIVE = 5;
 const R_APPROVED_IN = 6;
-const RING_WIDTH = 7;
+const R_SUSTAINED = 7;
+const RING_WIDTH = 8;
 /** Scratch for ringSums(): features are read synchronously, one host at a time. */
 const RING_SUMS = new Float64Array(RING_WIDTH);
 
@@ -124,7 +141,10 @@ export class HostState {
   lastDownloadTs = -Infinity;
   previousRegularity = 0;
   readonly remotes = new Map<string, RemoteTally>();
+  readonly sources = new Map<string, SourceTally>();
   heavyPeers = 0;
+  /** Unapproved bytes downloaded per short window of the medium window, flows spread over their span. */
+  mShortBytes: Float32Array | null = null;
 
   // Long window.
   /** Allocated when the first medium window closes: one-off hosts never need them. */
@@ -200,9 +220,9 @@ export class HostState {
 
   /**
    * Add one enriched egress record. `approved` is true when a non-expired approval covers it.
-   * Returns the remote tally it touched (for swarm correlation), if any.
+   * Returns the source tally it touched (for swarm correlation), if any.
    */
-  observe(rec: FlowRecord, ctx: FeatureContext, approved: boolean): RemoteTally | undefined {
+  observe(rec: FlowRecord, ctx: FeatureContext, approved: boolean): SourceTally | undefined {
     const ts = rec.ts;
     if (ts > this.lastSeen) this.lastSeen = ts;
     this.roll(ts, ctx);
@@ -249,6 +269,7 @@ export class HostState {
     this.peersLong.addHash(ipHash);
 
     if (bytesIn > 0) {
+      this.spreadDownload(ts, duration, bytesIn, ctx);
       // One direction of a uni-flow pair carries the download; only downloads time the host.
       this.sDownloads++;
       this.mDownloads++;
@@ -289,7 +310,14 @@ export class HostState {
     let tally = this.remotes.get(remote.ip);
     if (!tally) {
       if (this.remotes.size >= ctx.maxRemotes) return undefined;
-      tally = { label: remote.name ?? remote.ip, bytesIn: 0, bytesOut: 0, heavy: false };
+      const label = remote.name ?? remote.ip;
+      const key = sourceKey(label);
+      let source = this.sources.get(key);
+      if (!source) {
+        source = { key, bytesIn: 0 };
+        this.sources.set(key, source);
+      }
+      tally = { label, bytesIn: 0, bytesOut: 0, heavy: false, source };
       this.remotes.set(remote.ip, tally);
     }
     tally.bytesIn += bytesIn;
@@ -298,11 +326,33 @@ export class HostState {
       tally.heavy = true;
       this.heavyPeers++;
     }
-    if (tally.swarm) {
-      tally.swarm.bytes += bytesIn;
-      if (ts > tally.swarm.lastTs) tally.swarm.lastTs = ts;
+    const source = tally.source;
+    if (!source) return undefined;
+    source.bytesIn += bytesIn;
+    if (source.swarm) {
+      source.swarm.bytes += bytesIn;
+      if (ts > source.swarm.lastTs) source.swarm.lastTs = ts;
     }
-    return tally;
+    return source;
+  }
+
+  /** Spread a download over the short windows its flow covers, inside the running medium window. */
+  private spreadDownload(ts: number, duration: number, bytes: number, ctx: FeatureContext): void {
+    const perMedium = ctx.shortsPerMedium;
+    const shorts = (this.mShortBytes ??= new Float32Array(perMedium));
+    const windowStart = this.medium * ctx.mediumMs;
+    const first = Math.floor((ts - windowStart) / ctx.shortMs);
+    if (duration <= 0) {
+      if (first >= 0 && first < perMedium) shorts[first]! += bytes;
+      return;
+    }
+    const end = ts + duration;
+    const last = Math.min(perMedium - 1, Math.floor((end - windowStart) / ctx.shortMs));
+    for (let i = Math.max(0, first); i <= last; i++) {
+      const from = Math.max(ts, windowStart + i * ctx.shortMs);
+      const to = Math.min(end, windowStart + (i + 1) * ctx.shortMs);
+      if (to > from) shorts[i]! += (bytes * (to - from)) / duration;
+    }
   }
 
   private noteBtActivity(ts: number, ctx: FeatureContext): void {
@@ -354,6 +404,7 @@ export class HostState {
     ring[row + R_SHARED] = this.mShared;
     ring[row + R_ACTIVE] = this.mDutyMarked ? 1 : 0;
     ring[row + R_APPROVED_IN] = this.mApprovedIn;
+    ring[row + R_SUSTAINED] = this.sustainedShorts(ctx) >= ctx.sustainedHourShorts ? 1 : 0;
 
     // Baseline: this window, then the idle windows skipped since, as zeros.
     const alpha = ctx.baselineAlpha;
@@ -376,7 +427,9 @@ export class HostState {
     this.gapCount = this.gapMean = this.gapM2 = 0;
     this.lastDownloadTs = -Infinity;
     this.remotes.clear();
+    this.sources.clear();
     this.heavyPeers = 0;
+    this.mShortBytes?.fill(0);
   }
 
   /** Close the short window (after features were read). */
@@ -389,6 +442,12 @@ export class HostState {
     this.sBtEvidence = 0;
     this.sPeers.clear();
     this.sObjects?.clear();
+  }
+
+  private sustainedShorts(ctx: FeatureContext): number {
+    let n = 0;
+    if (this.mShortBytes) for (const b of this.mShortBytes) if (b >= ctx.sustainedMinBytes) n++;
+    return n;
   }
 
   /** Column sums of the completed medium windows still inside the long window. */
@@ -410,6 +469,7 @@ export class HostState {
   /** The features every rule reads, at event time `now`. */
   features(ctx: FeatureContext, population: Population | null): Features {
     const activeMinutes = this.mActiveShort + (this.sActive ? 1 : 0);
+    const sustained = this.sustainedShorts(ctx);
     const reg = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : this.previousRegularity;
     const ring = this.ringSums(ctx);
     const bytesIn24 = ring[R_BYTES_IN]! + this.mBytesInAll;
@@ -432,6 +492,8 @@ export class HostState {
       info_hashes: this.infoHashes?.size ?? 0,
       duty_24h: ring[R_ACTIVE]! + (this.mDutyMarked ? 1 : 0),
       active_minutes_1h: activeMinutes,
+      sustained_minutes_1h: sustained,
+      sustained_hours_24h: ring[R_SUSTAINED]! + (sustained >= ctx.sustainedHourShorts ? 1 : 0),
       regularity_1h: reg,
       downloads_1h: this.mDownloads,
       objects_1m: this.sObjects?.count() ?? 0,
@@ -459,7 +521,7 @@ export class HostState {
 
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
-    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.ringSlot?.byteLength ?? 0) + this.remotes.size * 120 + (this.infoHashes?.size ?? 0) * 100;
+    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.ringSlot?.byteLength ?? 0) + (this.remotes.size + this.sources.size) * 120 + (this.infoHashes?.size ?? 0) * 100;
     for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersLong]) bytes += s.byteSize();
     for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsLong]) if (s) bytes += s.byteSize();
     return bytes;

@@ -7,7 +7,7 @@ import { IncidentBook, type Finding } from '../incidents/lifecycle.js';
 import { SwarmIndex, sourceKey, type SwarmContext, type SwarmRule } from '../incidents/swarm.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
-import { HostState, featureContext, type FeatureContext, type Features, type Population, type RemoteTally } from './features.js';
+import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
 import { ObjectIndex } from './objects.js';
 import { scoreRule, severityFor, type RuleShape, type Scored } from './scoring.js';
 import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshot, snapshotPath, writeAtomically } from './snapshot.js';
@@ -174,13 +174,13 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const approved = approval !== null && approval !== undefined && !approval.expired;
     if (approved) this.recordCounts.approved++;
     else this.recordCounts.egress++;
-    const tally = state.observe(rec, ctx, approved);
+    const source = state.observe(rec, ctx, approved);
     if (approved) return;
 
-    if (tally && !tally.swarm && tally.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) {
-      const member = this.swarm.sourceMember(sourceKey(tally.label), hostName, ts);
-      member.bytes += tally.bytesIn;
-      tally.swarm = member;
+    if (source && !source.swarm && source.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) {
+      const member = this.swarm.sourceMember(source.key, hostName, ts);
+      member.bytes += source.bytesIn;
+      source.swarm = member;
     }
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
@@ -236,7 +236,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const changes: IncidentChange[] = [];
     const push = (f: Finding): void => {
       this.metrics.findings.inc({ kind: f.kind });
-      const change = this.book.apply(f);
+      const change = this.book.apply(f, this.watermark);
       if (change) changes.push(change);
     };
     for (const f of this.pending) push(f);
@@ -277,6 +277,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     if (p2p && (!bt || p2p.score > bt.score) && !downgraded) bt = p2p;
     const common = {
       key: host,
+      evaluatedAt: (state.short + 1) * this.ctx.shortMs,
       hosts: [host],
       bytesIn: features.bytes_in_24h!,
       bytesOut: features.bytes_out_24h!,
@@ -355,10 +356,11 @@ class Engine implements DetectionEngine, EngineIntrospection {
   }
 
   private relinkSwarm(state: HostState): void {
-    for (const tally of state.remotes.values()) {
-      const member = this.swarm.existingSourceMember(sourceKey(tally.label), state.host);
-      if (member) (tally as RemoteTally).swarm = member;
+    for (const source of state.sources.values()) {
+      const member = this.swarm.existingSourceMember(source.key, state.host);
+      if (member && source.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) source.swarm = member;
     }
+    for (const tally of state.remotes.values()) tally.source = state.sources.get(sourceKey(tally.label));
   }
 
   estimateStateBytes(): number {

@@ -81,7 +81,7 @@ function encode(value: unknown): Encoded | undefined {
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k === 'swarm') continue; // a link into the swarm index, re-linked on restore
+      if (k === 'swarm' || k === 'source') continue; // links between tallies and the swarm index, re-linked on restore
       const e = encode(v);
       if (e !== undefined) out[k] = e;
     }

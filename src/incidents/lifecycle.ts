@@ -22,6 +22,8 @@ export interface Finding {
   episodeStart: number;
   /** Event time of the latest activity behind the finding. */
   activityTs: number;
+  /** Event time of the evaluation (end of the short window that was scored). */
+  evaluatedAt?: number;
   bytesIn: number;
   bytesOut: number;
   /** Monotonic per-host totals; evidence grows by their increase while the incident is open. */
@@ -85,19 +87,19 @@ export class IncidentBook {
     return [...this.open.values()].map((t) => t.incident);
   }
 
-  /** Merge a finding; returns the change to emit, if any. */
-  apply(f: Finding): IncidentChange | undefined {
+  /** Merge a finding evaluated at event time `now`; returns the change to emit, if any. */
+  apply(f: Finding, now?: number): IncidentChange | undefined {
     const slot = `${f.kind}|${f.key}`;
     const tracked = this.open.get(slot);
     if (!tracked) {
       const covered = this.resolvedUpTo.get(slot);
       if (covered !== undefined && f.activityTs <= covered) return undefined;
-      return this.openIncident(slot, f);
+      return this.openIncident(slot, f, f.evaluatedAt ?? now ?? f.activityTs);
     }
     return this.updateIncident(tracked, f);
   }
 
-  private openIncident(slot: string, f: Finding): IncidentChange {
+  private openIncident(slot: string, f: Finding, now: number): IncidentChange {
     const first = Math.max(f.episodeStart, this.resolvedUpTo.get(slot) ?? -Infinity);
     const remotes = new Map<string, number>();
     for (const r of f.remotes) remotes.set(r.label, r.bytes);
@@ -123,6 +125,7 @@ export class IncidentBook {
       },
       rule: f.rule,
       version: 1,
+      detected_at: iso(Math.max(now, first)),
     };
     const tracked: Tracked = {
       incident,

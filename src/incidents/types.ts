@@ -42,6 +42,8 @@ export interface Incident {
   rule: string;
   /** Monotonic per incident: each update bumps it (ReplacingMergeTree version). */
   version?: number;
+  /** Event time (ISO-8601) at which the engine raised the incident: latency = detected_at − first_seen. */
+  detected_at?: string;
 }
 
 export type IncidentChangeType = 'opened' | 'updated' | 'resolved';
