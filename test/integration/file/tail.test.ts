@@ -202,6 +202,22 @@ describe('file source tailing', () => {
     expect(errors.values).toEqual([]);
   });
 
+  it('counts rejected and over-long lines by reason, labelled with the file', async () => {
+    const log = join(dir.path, 'flows.log');
+    const h = harness(log, join(dir.path, 'state'));
+    writeFileSync(log, vpcLines(0, 10) + 'garbage\n' + 'x'.repeat(2 * 1024 * 1024) + '\n' + vpcLines(10, 20));
+    const source = await h.start();
+    await waitFor(() => h.records.length === 20, 10_000, 'the good lines');
+    await stopSource(source);
+    const errors = (await sourceMetrics(h.registry).errors.get()).values.map((v) => [v.labels.reason, v.labels.id, v.labels.source, v.value]);
+    expect(errors.sort()).toEqual([
+      ['field_count', log, 'vpc', 1],
+      ['line_too_long', log, 'vpc', 1],
+    ]);
+    const bytes = (await sourceMetrics(h.registry).bytes.get()).values;
+    expect(bytes).toEqual([{ labels: { source: 'vpc', id: log }, value: Buffer.byteLength(vpcLines(0, 20)) + 8 + 2 * 1024 * 1024 + 1 }]);
+  });
+
   it('construction is inert: no files or timers until start()', async () => {
     const state = join(dir.path, 'state');
     const config = fileSourceSchema.parse({ type: 'file', format: 'vpc', paths: [join(dir.path, 'x.log')] });
