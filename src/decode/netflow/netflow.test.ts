@@ -473,6 +473,41 @@ describe('templates', () => {
   });
 });
 
+describe('NetFlow v5', () => {
+  function v5(sampling: number, records: number, declared = records): Uint8Array {
+    const w = new ByteWriter().u16(5).u16(declared).u32(100_000).u32(T0 / 1000).u32(250_000_000).u32(1).u8(0).u8(0).u16(sampling);
+    for (let i = 0; i < records; i++) {
+      w.ipv4('10.0.0.1').ipv4(`198.51.100.${i}`).ipv4('0.0.0.0').u16(1).u16(2);
+      w.u32(3).u32(1000).u32(90_000).u32(99_000).u16(5353).u16(53).u8(0).u8(0).u8(17).u8(0).u16(0).u16(0).u8(0).u8(0).u16(0);
+    }
+    return w.done();
+  }
+
+  it('applies the header sampling interval and the header nanoseconds', () => {
+    const d = new NetflowDecoder();
+    // Mode bits 01 (deterministic), interval 100.
+    const out = decodeAll(d, [v5((1 << 14) | 100, 2)]);
+    expect(out.map(pick)).toEqual([0, 1].map((i) => ({
+      src: '10.0.0.1',
+      srcPort: 5353,
+      dst: `198.51.100.${i}`,
+      dstPort: 53,
+      proto: 17,
+      bytesOut: 100_000,
+      packetsOut: 300,
+      bytesIn: 0,
+      packetsIn: 0,
+    })));
+    expect([out[0]!.ts, out[0]!.tsEnd]).toEqual([T0 + 250 - 10_000, T0 + 250 - 1_000]);
+  });
+
+  it('decodes what is there of a truncated packet and counts it', () => {
+    const d = new NetflowDecoder();
+    expect(decodeAll(d, [v5(0, 2, 5)])).toHaveLength(2);
+    expect(d.stats.errors.bad_length).toBe(1);
+  });
+});
+
 describe('ipv6Text', () => {
   const text = (groups: number[]) => ipv6Text(new ByteWriter().ipv6(groups).done(), 0);
   it('writes RFC 5952 text', () => {
