@@ -1,11 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { naiveFlowBaseline, naiveProxyBaseline } from './baseline.js';
 import { cliPath, prepareRules, replay, repoRoot, type ReplayResult } from './engine.js';
 import { CORPUS_FORMATS, replayArguments, writeCorpus, type CorpusFormat } from './formats.js';
 import { generateCorpus } from './generator.js';
+import { orientLoopbackCapture } from './loopback.js';
 import { scoreSummary, scoreTable } from './report.js';
 import { qualityBar, scoreIncidents, type Score } from './score.js';
 import type { GroundTruth } from './types.js';
@@ -41,17 +42,32 @@ function explainFalseIncidents(score: Score, truth: GroundTruth): Record<string,
   return out;
 }
 
+/**
+ * Captures to replay: the packet fixtures (expectations from their captures.json, else from the
+ * file name) and the public nDPI captures sorted into BitTorrent and not.
+ */
 function captureFiles(root: string): { file: string; expected: CaptureResult['expected'] }[] {
   const out: { file: string; expected: CaptureResult['expected'] }[] = [];
   const isCapture = (f: string): boolean => /\.(pcap|pcapng)$/i.test(f);
   const own = join(root, 'src', 'decode', 'packet', 'testdata');
   if (existsSync(own)) {
+    const manifestPath = join(own, 'captures.json');
+    const manifest = new Map<string, boolean>();
+    if (existsSync(manifestPath)) {
+      for (const entry of JSON.parse(readFileSync(manifestPath, 'utf8')) as { file: string; negative?: boolean }[]) manifest.set(entry.file, entry.negative === true);
+    }
     for (const f of readdirSync(own).filter(isCapture).sort()) {
-      const expected = /torrent|bt[-_.]|dht|utp|swarm|aria|transmission|qbit|peer/i.test(f)
-        ? 'bittorrent'
-        : /http|dns|tls|iperf|benign|negative|non[-_]|update|video|do[-_]/i.test(f)
-          ? 'none'
-          : 'unlabelled';
+      const negative = manifest.get(f);
+      const expected =
+        negative !== undefined
+          ? negative
+            ? 'none'
+            : 'bittorrent'
+          : /torrent|bt[-_.]|dht|utp|swarm|aria|transmission|qbit|peer/i.test(f)
+            ? 'bittorrent'
+            : /http|dns|tls|iperf|benign|negative|non[-_]|update|video|do[-_]/i.test(f)
+              ? 'none'
+              : 'unlabelled';
       out.push({ file: join(own, f), expected });
     }
   }
@@ -73,11 +89,18 @@ async function runCaptures(work: string, root: string, cli: string): Promise<Cap
   mkdirSync(rulesDir, { recursive: true });
   const shipped = join(root, 'rules', 'detection.yaml');
   if (existsSync(shipped)) copyFileSync(shipped, join(rulesDir, 'detection.yaml'));
-  const files = captureFiles(root);
+  const files = captureFiles(root).map((c, i) => {
+    // Loopback captures get a direction first (see loopback.ts); others replay as they are.
+    const oriented = orientLoopbackCapture(readFileSync(c.file));
+    if (!oriented) return { ...c, input: c.file, oriented: false };
+    const input = join(work, `oriented-${i}-${basename(c.file)}`);
+    writeFileSync(input, oriented);
+    return { ...c, input, oriented: true };
+  });
   const runs = await inParallel(
-    files.map(({ file }, i) => () =>
+    files.map(({ input }, i) => () =>
       replay({
-        files: [file],
+        files: [input],
         format: 'pcap',
         rulesDir,
         stateDir: join(work, `capture-state-${i}`),
@@ -88,7 +111,7 @@ async function runCaptures(work: string, root: string, cli: string): Promise<Cap
     ),
     REPLAY_CONCURRENCY,
   );
-  const results = files.map(({ file, expected }, i): CaptureResult => {
+  const results = files.map(({ file, expected, oriented }, i): CaptureResult => {
     const r = runs[i]!;
     const kinds: Record<string, number> = {};
     for (const inc of r.incidents) kinds[inc.kind] = (kinds[inc.kind] ?? 0) + 1;
@@ -96,7 +119,8 @@ async function runCaptures(work: string, root: string, cli: string): Promise<Cap
     const any = r.incidents.length > 0;
     const verdict: CaptureResult['verdict'] =
       r.code !== 0 ? 'error' : expected === 'bittorrent' ? (flagged ? 'hit' : 'miss') : expected === 'none' ? (any ? 'false_alarm' : 'clean') : 'n/a';
-    return { file: file.slice(file.lastIndexOf('/', file.lastIndexOf('/') - 1) + 1), expected, kinds, code: r.code, verdict };
+    const name = file.slice(file.lastIndexOf('/', file.lastIndexOf('/') - 1) + 1);
+    return { file: oriented ? `${name} (oriented)` : name, expected, kinds, code: r.code, verdict };
   });
   return results;
 }
@@ -228,7 +252,7 @@ async function main(): Promise<number> {
     const captures = await runCaptures(work, root, cli);
     if (captures.length) {
       console.log('');
-      console.log('== real captures (replay --format pcap, default internal ranges)');
+      console.log('== real captures (replay --format pcap, default internal ranges; loopback captures oriented: opener = 10.99.0.1)');
       for (const c of captures) console.log(`  ${c.file.padEnd(58)} expected ${c.expected.padEnd(10)} ${c.verdict.padEnd(11)} ${JSON.stringify(c.kinds)}`);
       const positives = captures.filter((c) => c.expected === 'bittorrent');
       const negatives = captures.filter((c) => c.expected === 'none');
