@@ -1,7 +1,7 @@
-// Byte chunks to lines, fast, in two forms:
-// - text: decode runs of complete lines as strings of at most TEXT_WINDOW bytes (bigger strings
-//   land in V8's large-object space, one mmap each: 20x slower), then cut with String.indexOf;
-// - byte ranges: newline positions from Buffer.indexOf, for decoders that read bytes directly.
+// Byte chunks to lines, fast: newline positions from Buffer.indexOf, then either byte ranges
+// (for decoders that read bytes directly) or one string per line. Not one big string cut into
+// lines: a slice keeps its parent alive (a kept URL would pin the whole block), and strings
+// over ~128 KiB land in V8's large-object space, one mmap each, 20x slower to make.
 // The bytes after the last newline wait for the next chunk (a partial line, or a multi-byte
 // character cut in two).
 
@@ -10,8 +10,6 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
 const NEWLINE = 10;
 const CR = 13;
-/** Bytes decoded into one string; lines sliced from it keep it alive, so keep it small too. */
-const TEXT_WINDOW = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** Complete lines of one chunk as byte ranges of `buf` (terminators excluded, blank lines skipped). */
@@ -52,6 +50,7 @@ export class LineSplitter {
   private tooLong = 0;
   /** End of the last range checked by `rangeOf` (its CR removed). */
   private lastEnd = 0;
+  private readonly scratch = new LineRanges();
 
   constructor(private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES) {}
 
@@ -67,41 +66,15 @@ export class LineSplitter {
     return n;
   }
 
-  /** Append the complete lines of `chunk` (CR LF and LF, without terminator) to `lines`. */
+  /**
+   * Append the complete lines of `chunk` (CR LF and LF, without terminator) to `lines`. Each
+   * line is its own string, not a view into a bigger one: what a decoder keeps of a line (a
+   * URL, a host name) then keeps at most that line alive.
+   */
   feed(chunk: Buffer, lines: string[]): void {
-    let start = 0;
-    if (this.skipping) {
-      const nl = chunk.indexOf(NEWLINE);
-      if (nl < 0) return;
-      this.skipping = false;
-      start = nl + 1;
-    }
-    const last = chunk.lastIndexOf(NEWLINE);
-    if (last < start) {
-      this.hold(chunk.subarray(start));
-      return;
-    }
-    let pos = start;
-    while (pos <= last) {
-      // Cut at a newline so each decoded piece holds whole lines.
-      let end = last;
-      if (end - pos > TEXT_WINDOW) {
-        end = chunk.lastIndexOf(NEWLINE, pos + TEXT_WINDOW);
-        if (end < pos) end = chunk.indexOf(NEWLINE, pos + TEXT_WINDOW);
-      }
-      let text: string;
-      if (this.carryBytes > 0) {
-        this.carry.push(chunk.subarray(pos, end));
-        text = Buffer.concat(this.carry).toString('utf8');
-        this.carry = [];
-        this.carryBytes = 0;
-      } else {
-        text = chunk.toString('utf8', pos, end);
-      }
-      this.cut(text, lines);
-      pos = end + 1;
-    }
-    if (last + 1 < chunk.length) this.hold(chunk.subarray(last + 1));
+    const ranges = this.scratch;
+    this.feedRanges(chunk, ranges);
+    this.rangesToText(ranges, lines);
   }
 
   /** The complete lines of `chunk` as byte ranges into `out` (cleared first). */
@@ -169,13 +142,9 @@ export class LineSplitter {
 
   /** End of input: the final line without a newline, if any. */
   end(lines: string[]): void {
-    if (this.carryBytes > 0) {
-      const text = Buffer.concat(this.carry).toString('utf8');
-      this.carry = [];
-      this.carryBytes = 0;
-      this.cut(text, lines);
-    }
-    this.skipping = false;
+    const ranges = this.scratch;
+    this.endRanges(ranges);
+    this.rangesToText(ranges, lines);
   }
 
   /** Forget everything held (the file was truncated or replaced). */
@@ -199,21 +168,10 @@ export class LineSplitter {
     this.carryBytes += bytes.length;
   }
 
-  private cut(text: string, lines: string[]): void {
-    const max = this.maxLineBytes;
-    let pos = 0;
-    const n = text.length;
-    while (pos <= n) {
-      let nl = text.indexOf('\n', pos);
-      if (nl < 0) nl = n;
-      let end = nl;
-      if (end > pos && text.charCodeAt(end - 1) === CR) end--;
-      if (end > pos) {
-        // Characters, not bytes: a line of multi-byte text may pass up to 3x the byte cap.
-        if (end - pos > max) this.tooLong++;
-        else lines.push(text.slice(pos, end));
-      }
-      pos = nl + 1;
-    }
+  private rangesToText(ranges: LineRanges, lines: string[]): void {
+    if (ranges.joined) lines.push(ranges.joined.toString('utf8'));
+    const { buf, starts, ends, count } = ranges;
+    for (let i = 0; i < count; i++) lines.push(buf.toString('utf8', starts[i], ends[i]));
+    ranges.clear(EMPTY);
   }
 }
