@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { parseListenAddress } from '../../config/common.js';
 import { NetflowDecoder, type NetflowDecoderOptions } from '../../decode/netflow/index.js';
+import { EgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { RateLimitedLog, type Logger } from '../../telemetry/logger.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
@@ -132,12 +133,12 @@ class NetflowSource implements Source {
 
   private bind(listen: string): Promise<Listener> {
     const parsed = parseListenAddress(listen);
-    if (!parsed) return Promise.reject(new Error(`netflow: bad listen address ${listen}`));
+    if (!parsed) return Promise.reject(new EgressdError('CONFIG_INVALID', `netflow: bad listen address ${listen}`));
     const socket = createSocket({ type: parsed.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: this.config.receive_buffer });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => {
         socket.close();
-        reject(new Error(`netflow: cannot listen on ${listen}: ${err.message}`, { cause: err }));
+        reject(new EgressdError('IO', `netflow: cannot listen on ${listen}: ${err.message}`, { cause: err }));
       };
       socket.once('error', onError);
       socket.bind(parsed.port, parsed.host, () => {

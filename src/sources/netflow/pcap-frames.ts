@@ -3,6 +3,7 @@
 // block. Frames it cannot use (not UDP, IP fragments, truncated) are reported by reason.
 
 import { ipv4Text, ipv6Text } from '../../decode/netflow/ip-text.js';
+import { EgressdError } from '../../errors.js';
 
 export interface UdpDatagram {
   src: string;
@@ -59,7 +60,7 @@ export async function* udpDatagrams(
         if (left < 24) break;
         if (magic === PCAP_US || magic === PCAP_NS) little = false;
         else if (magic === swap32(PCAP_US) || magic === swap32(PCAP_NS)) little = true;
-        else throw new Error('not a pcap or pcapng capture');
+        else throw new EgressdError('USAGE', 'not a pcap or pcapng capture (NetFlow/IPFIX replay reads captured UDP datagrams)');
         nanos = magic === PCAP_NS || magic === swap32(PCAP_NS);
         format = 'pcap';
         pcapLinktype = u32(pos + 20) & 0xffff;
@@ -69,7 +70,7 @@ export async function* udpDatagrams(
       if (format === 'pcap') {
         if (left < 16) break;
         const caplen = u32(pos + 8);
-        if (caplen > 0x4000000) throw new Error('pcap record length out of range: capture is corrupt');
+        if (caplen > 0x4000000) throw new EgressdError('IO', 'pcap record length out of range: capture is corrupt');
         if (left < 16 + caplen) break;
         const ts = u32(pos) * 1000 + Math.floor(u32(pos + 4) / (nanos ? 1e6 : 1e3));
         const datagram = udpOf(buf, pos + 16, caplen, pcapLinktype, ts, onSkip);
@@ -84,11 +85,11 @@ export async function* udpDatagrams(
         const order = buf.readUInt32BE(pos + 8);
         if (order === PCAPNG_BYTE_ORDER) little = false;
         else if (order === swap32(PCAPNG_BYTE_ORDER)) little = true;
-        else throw new Error('pcapng section header with an unknown byte order');
+        else throw new EgressdError('IO', 'pcapng section header with an unknown byte order: capture is corrupt');
         interfaces = [];
       }
       const total = u32(pos + 4);
-      if (total < 12 || total % 4 !== 0 || total > 0x4000000) throw new Error('pcapng block length out of range: capture is corrupt');
+      if (total < 12 || total % 4 !== 0 || total > 0x4000000) throw new EgressdError('IO', 'pcapng block length out of range: capture is corrupt');
       if (left < total) break;
       const body = pos + 8;
       if (type === 1 && total >= 20) {
