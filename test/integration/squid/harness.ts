@@ -169,7 +169,7 @@ export function proxyConnect(h: SquidHarness, from: string): Promise<void> {
   });
 }
 
-/** The traffic every Squid test drives: a mass download by one client, a few by another, BitTorrent bits. */
+/** The traffic every Squid test drives: a mass download by one client; a few downloads and BitTorrent by another. */
 export async function driveTraffic(h: SquidHarness): Promise<number> {
   let requests = 0;
   for (let i = 1; i <= OBJECTS; i++) {
@@ -180,11 +180,13 @@ export async function driveTraffic(h: SquidHarness): Promise<number> {
     await proxyGet(h, `/media/episode-${String(i).padStart(4, '0')}.mp4`, CLIENT_B);
     requests++;
   }
-  await proxyGet(h, '/torrents/debian-12.iso.torrent', CLIENT_A, 'Transmission/3.00');
+  // BitTorrent from the other client: detection scores bulk acquisition only for hosts
+  // without an open BitTorrent incident.
+  await proxyGet(h, '/torrents/debian-12.iso.torrent', CLIENT_B, 'Transmission/3.00');
   await proxyGet(
     h,
     `/announce?info_hash=${infoHashEscaped}&peer_id=-TR3000-0123456789ab&port=51413&uploaded=0&downloaded=0&left=1000&event=started`,
-    CLIENT_A,
+    CLIENT_B,
     'Transmission/3.00',
   );
   await proxyGet(h, '/missing.html', CLIENT_B);

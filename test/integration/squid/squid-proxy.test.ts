@@ -53,6 +53,7 @@ describe('real squid access.log', () => {
     for (const r of fromB) expect(keysA.has(r.object!.key)).toBe(true);
 
     const torrent = records.find((r) => r.url?.endsWith('.torrent'))!;
+    expect(torrent.src).toBe(CLIENT_B);
     expect(torrent.app).toMatchObject({ name: 'bittorrent', via: 'torrent_file' });
     expect(torrent.object?.kind).toBe('torrent');
 
