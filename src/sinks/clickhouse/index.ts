@@ -81,7 +81,12 @@ export function createClickhouseSink(config: ClickhouseConfig, deps: CommonDeps)
   const aggregator = new FlowAggregator(config.flows.max_keys, () => drainFlows());
 
   function drainFlows(): void {
-    if (!writer || aggregator.size === 0) return;
+    if (aggregator.size === 0) return;
+    if (!writer) {
+      // not started (or stopped): nowhere to put them, and memory must stay bounded
+      if (aggregator.size >= config.flows.max_keys) metrics.flowKeysDropped.inc(aggregator.drain().length);
+      return;
+    }
     const rows = aggregator.drain().map((b) => flowRow(b, gateway));
     metrics.flowKeys.set(0);
     writer.add('flows_1m_input', rows).catch((err: Error) => logger.error({ err }, 'clickhouse flow aggregates lost: neither inserted nor spooled'));

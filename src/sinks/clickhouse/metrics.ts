@@ -17,6 +17,7 @@ export function clickhouseMetrics(registry: Registry) {
     spoolDropped: counter(registry, 'clickhouse_spool_dropped_rows_total', 'Rows of the oldest spooled batches dropped to stay under spool.max_bytes'),
     spoolCorrupt: counter(registry, 'clickhouse_spool_corrupt_total', 'Spool records that failed their checksum or did not parse'),
     flowKeys: gauge(registry, 'clickhouse_flow_keys', 'Per-minute (host, remote) aggregates held in memory'),
+    flowKeysDropped: counter(registry, 'clickhouse_flow_keys_dropped_total', 'Flow aggregates dropped because the sink was not running'),
     flowSkipped: counter(registry, 'clickhouse_flow_records_skipped_total', 'Records without an internal host or remote, not aggregated'),
     partitionsDropped: counter(registry, 'clickhouse_partitions_dropped_total', 'Day partitions dropped by retention', ['table']),
   };
