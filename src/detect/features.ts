@@ -143,6 +143,8 @@ export class HostState {
   readonly remotes = new Map<string, RemoteTally>();
   readonly sources = new Map<string, SourceTally>();
   heavyPeers = 0;
+  /** The record just observed looked peer-to-peer (unprivileged ports both sides, not a service). */
+  lastWasP2p = false;
   /** Unapproved bytes downloaded per short window of the medium window, flows spread over their span. */
   mShortBytes: Float32Array | null = null;
 
@@ -287,10 +289,12 @@ export class HostState {
     if (!this.mDutyMarked && (this.mBytesInAll >= ctx.dutyMinBytes || this.mDownloads >= ctx.dutyMinDownloads)) this.mDutyMarked = true;
 
     const hostPort = rec.host === rec.src ? rec.srcPort : rec.dstPort;
+    this.lastWasP2p = false;
     if (ctx.weakPorts.has(remote.port) || ctx.weakPorts.has(hostPort)) this.mBtPortPeers.addHash(ipHash);
     else if (remote.port >= 1024 && hostPort >= 1024 && !ctx.servicePorts.has(remote.port) && (!app || bt)) {
       this.mP2pPeers.addHash(ipHash);
       this.mP2pPorts.addHash(mix32(remote.port + 1));
+      this.lastWasP2p = true;
     }
 
     if (bt) {

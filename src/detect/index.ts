@@ -9,7 +9,7 @@ import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
 import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
 import { ObjectIndex } from './objects.js';
-import { scoreRule, severityFor, type RuleShape, type Scored } from './scoring.js';
+import { scoreRule, severityFor, sustainRule, type RuleShape, type Scored } from './scoring.js';
 import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshot, snapshotPath, writeAtomically } from './snapshot.js';
 import { detectMetrics, type DetectMetrics } from './metrics.js';
 
@@ -72,7 +72,10 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const swarmRule = swarmShape(deps.rules.rules.swarm);
     this.swarmContext = {
       longMs: this.ctx.longMs,
-      hasAcquisitionIncident: (host) => this.book.hasOpen('bittorrent', host) || this.book.hasOpen('bulk_acquisition', host),
+      hasAcquisitionIncident: (host) => {
+        const since = this.watermark - this.ctx.longMs;
+        return this.book.activeSince('bittorrent', host, since) || this.book.activeSince('bulk_acquisition', host, since);
+      },
       usersOf: (host) => [...(this.hosts.get(host)?.users ?? [])],
       score: (features) => scoreRule(swarmRule, features),
     };
@@ -182,6 +185,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
       member.bytes += source.bytesIn;
       source.swarm = member;
     }
+    // Flow-only BitTorrent (no info hash seen): hosts sharing remote peers are one swarm.
+    if (state.lastWasP2p && !state.infoHashes && this.book.hasOpen('bittorrent', hostName)) this.swarm.notePeer(remote.ip, hostName, ts, rec.bytesIn + rec.bytesOut);
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
       const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
@@ -273,7 +278,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
         downgraded = true;
       }
     }
-    const p2p = scoreRule(rules.p2p_flows, features);
+    let p2p = scoreRule(rules.p2p_flows, features);
+    if (!p2p && !bt && this.book.hasOpen('bittorrent', host)) p2p = sustainRule(rules.p2p_flows, features);
     if (p2p && (!bt || p2p.score > bt.score) && !downgraded) bt = p2p;
     const common = {
       key: host,
@@ -304,7 +310,9 @@ class Engine implements DetectionEngine, EngineIntrospection {
       });
     } else if (!this.book.hasOpen('bittorrent', host)) {
       // A BitTorrent host's volume is the same activity: one incident, not two.
-      const bulk = scoreRule(rules.bulk_acquisition, features);
+      const bulk =
+        scoreRule(rules.bulk_acquisition, features) ??
+        (this.book.hasOpen('bulk_acquisition', host) ? sustainRule(rules.bulk_acquisition, features) : undefined);
       if (bulk) {
         this.pending.push({
           kind: 'bulk_acquisition',

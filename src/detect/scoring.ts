@@ -71,6 +71,34 @@ export function scoreRule(rule: RuleShape, features: Features): Scored | undefin
   return { rule: `${rule.id}@${rule.rev}`, score, signals: fired };
 }
 
+/** Signals of the short and medium windows: they say the activity is still going on now. */
+const CURRENT_SIGNAL = /_(1m|1h)$/;
+
+/**
+ * Hysteresis for an incident already open: it stays alive while any short- or medium-window
+ * signal of its rule still fires (gates apply only to opening). Long-window signals do not count,
+ * or an incident would outlive its activity by a whole long window.
+ */
+export function sustainRule(rule: RuleShape, features: Features): Scored | undefined {
+  let total = 0;
+  let got = 0;
+  let current = false;
+  const fired: Signal[] = [];
+  for (const name in rule.signals) {
+    const s = rule.signals[name]!;
+    if (s.weight <= 0) continue;
+    total += s.weight;
+    const value = features[name] ?? 0;
+    const st = strength(value, s);
+    if (st <= 0) continue;
+    got += s.weight * st;
+    if (CURRENT_SIGNAL.test(name)) current = true;
+    fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
+  }
+  if (!current || total <= 0) return undefined;
+  return { rule: `${rule.id}@${rule.rev}`, score: Math.round((100 * got) / total), signals: fired };
+}
+
 export function severityFor(score: number, bands: DetectionRules['severity']): Severity {
   if (score >= bands.critical) return 'critical';
   if (score >= bands.high) return 'high';

@@ -83,6 +83,14 @@ export class IncidentBook {
     return this.open.has(`${kind}|${key}`);
   }
 
+  /** Open now, or resolved with activity at or after `since`. */
+  activeSince(kind: IncidentKind, key: string, since: number): boolean {
+    const slot = `${kind}|${key}`;
+    if (this.open.has(slot)) return true;
+    const last = this.resolvedUpTo.get(slot);
+    return last !== undefined && last >= since;
+  }
+
   openIncidents(): Incident[] {
     return [...this.open.values()].map((t) => t.incident);
   }

@@ -10,6 +10,7 @@ const rule: SwarmRule = {
   min_hosts: 2,
   min_bytes_per_host: 100,
   min_shared_objects: 3,
+  min_shared_peers: 2,
   source_requires_incident: true,
   signals: { hosts: { threshold: 2, saturate: 50, weight: 0.6 }, bytes_in: { threshold: 1, saturate: 1e12, weight: 0.2 }, shared_keys: { threshold: 1, saturate: 100, weight: 0.2 } },
 };
@@ -48,6 +49,22 @@ describe('swarm index', () => {
     const shared = new SwarmIndex(100);
     for (let i = 0; i < 3; i++) shared.noteSharedObject('media.example', ['10.0.0.5', '10.0.0.6'], T0 + i);
     expect(shared.evaluate(T0 + 10, { ...rule, source_requires_incident: false }, context(new Set()))[0]!.hosts).toEqual(['10.0.0.5', '10.0.0.6']);
+  });
+
+  it('links flow-only BitTorrent hosts by the peers they share into one group', () => {
+    const s = new SwarmIndex(100);
+    for (let p = 0; p < 5; p++) {
+      s.notePeer(`203.0.113.${p}`, '10.0.0.1', T0 + p, 100);
+      s.notePeer(`203.0.113.${p}`, '10.0.0.2', T0 + p, 100);
+    }
+    // A third host shares peers with the second only: it joins the same group.
+    for (let p = 3; p < 6; p++) s.notePeer(`203.0.113.${p}`, '10.0.0.3', T0 + p, 100);
+    // A fourth host's peers are its own.
+    for (let p = 10; p < 20; p++) s.notePeer(`203.0.113.${p}`, '10.0.0.4', T0 + p, 100);
+    const found = s.evaluate(T0 + 100, rule, context(new Set()));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.key).toBe('p2p:203.0.113.0');
+    expect(found[0]!.hosts).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
   });
 
   it('stays bounded and names sources by registrable domain', () => {

@@ -12,6 +12,8 @@ export interface SwarmMember {
   bytes: number;
   /** Objects this host fetched from the source that other hosts fetched too. */
   objects: number;
+  /** Peer-to-peer groups: remote peers this host shares with other members. */
+  sharedPeers?: number;
 }
 
 export interface SwarmRule {
@@ -21,6 +23,7 @@ export interface SwarmRule {
   min_hosts: number;
   min_bytes_per_host: number;
   min_shared_objects: number;
+  min_shared_peers: number;
   source_requires_incident: boolean;
   signals: Record<'hosts' | 'bytes_in' | 'shared_keys', { threshold: number; saturate: number; weight: number }>;
 }
@@ -40,17 +43,90 @@ export class SwarmIndex {
   private readonly bySource = new Map<string, Members>();
   /** Keys with two or more members: the only ones worth evaluating. */
   private readonly shared = new Set<string>();
+  /** Peer-to-peer hosts (no info hash seen) linked by the remote peers they share. */
+  private readonly peerHosts = new Map<string, string[]>();
+  private readonly groupOf = new Map<string, string>();
+  private readonly groups = new Map<string, Members>();
 
   constructor(private readonly maxKeys: number) {}
 
   get size(): number {
-    return this.byInfoHash.size + this.bySource.size;
+    return this.byInfoHash.size + this.bySource.size + this.groups.size + this.peerHosts.size;
   }
 
   /** A host carried an unapproved info hash. */
   noteInfoHash(hash: string, host: string, ts: number, bytes: number): void {
     const m = this.member(this.byInfoHash, 'ih:', hash, host, ts);
     m.bytes += bytes;
+  }
+
+  /**
+   * A host with a BitTorrent incident talked to a peer. Hosts sharing peers join one group
+   * (named after the first peer that linked them), the flow-only counterpart of a shared info hash.
+   */
+  notePeer(peer: string, host: string, ts: number, bytes: number): void {
+    const group = this.groupOf.get(host);
+    const member = group ? this.groups.get(group)?.get(host) : undefined;
+    if (member) {
+      member.bytes += bytes;
+      if (ts > member.lastTs) member.lastTs = ts;
+    }
+    let hosts = this.peerHosts.get(peer);
+    if (!hosts) {
+      if (this.peerHosts.size >= this.maxKeys * 4) this.peerHosts.delete(this.peerHosts.keys().next().value as string);
+      hosts = [];
+      this.peerHosts.set(peer, hosts);
+    }
+    if (hosts.includes(host) || hosts.length >= 16) return;
+    hosts.push(host);
+    for (const other of hosts) if (other !== host) this.link(peer, other, host, ts);
+  }
+
+  private link(peer: string, a: string, b: string, ts: number): void {
+    let ga = this.groupOf.get(a);
+    let gb = this.groupOf.get(b);
+    if (ga && gb && ga !== gb) {
+      // Merge the younger group into the older one (insertion order), keeping its name.
+      let older = ga;
+      for (const g of this.groups.keys()) {
+        if (g === ga || g === gb) {
+          older = g;
+          break;
+        }
+      }
+      const younger = older === ga ? gb : ga;
+      const into = this.groups.get(older)!;
+      for (const [h, m] of this.groups.get(younger) ?? []) {
+        into.set(h, m);
+        this.groupOf.set(h, older);
+      }
+      this.groups.delete(younger);
+      this.shared.delete(`p2p:${younger}`);
+      ga = gb = older;
+    }
+    const name = ga ?? gb ?? peer;
+    let members = this.groups.get(name);
+    if (!members) {
+      if (this.groups.size >= this.maxKeys) {
+        const oldest = this.groups.keys().next().value as string;
+        for (const h of this.groups.get(oldest)!.keys()) this.groupOf.delete(h);
+        this.groups.delete(oldest);
+        this.shared.delete(`p2p:${oldest}`);
+      }
+      members = new Map();
+      this.groups.set(name, members);
+    }
+    for (const h of [a, b]) {
+      this.groupOf.set(h, name);
+      let m = members.get(h);
+      if (!m) {
+        m = { firstTs: ts, lastTs: ts, bytes: 0, objects: 0, sharedPeers: 0 };
+        members.set(h, m);
+      }
+      m.sharedPeers = (m.sharedPeers ?? 0) + 1;
+      if (ts > m.lastTs) m.lastTs = ts;
+    }
+    if (members.size >= 2) this.shared.add(`p2p:${name}`);
   }
 
   /** A host pulled a lot from a source; the caller adds further bytes to the returned member. */
@@ -89,16 +165,22 @@ export class SwarmIndex {
     const findings: Finding[] = [];
     for (const key of this.shared) {
       const isHash = key.startsWith('ih:');
-      const name = key.slice(isHash ? 3 : 4);
-      const members = (isHash ? this.byInfoHash : this.bySource).get(name);
+      const isPeers = key.startsWith('p2p:');
+      const name = key.slice(key.indexOf(':') + 1);
+      const map = isHash ? this.byInfoHash : isPeers ? this.groups : this.bySource;
+      const members = map.get(name);
       if (!members) {
         this.shared.delete(key);
         continue;
       }
-      for (const [host, m] of members) if (now - m.lastTs > ctx.longMs) members.delete(host);
+      for (const [host, m] of members) {
+        if (now - m.lastTs <= ctx.longMs) continue;
+        members.delete(host);
+        if (isPeers) this.groupOf.delete(host);
+      }
       if (members.size < 2) {
         this.shared.delete(key);
-        if (members.size === 0) (isHash ? this.byInfoHash : this.bySource).delete(name);
+        if (members.size === 0) map.delete(name);
         continue;
       }
       const hosts: string[] = [];
@@ -107,7 +189,9 @@ export class SwarmIndex {
       let first = Infinity;
       let last = -Infinity;
       for (const [host, m] of members) {
-        if (!isHash) {
+        if (isPeers) {
+          if ((m.sharedPeers ?? 0) < rule.min_shared_peers) continue;
+        } else if (!isHash) {
           const pulled = m.bytes >= rule.min_bytes_per_host || m.objects >= rule.min_shared_objects;
           if (!pulled || (rule.source_requires_incident && !ctx.hasAcquisitionIncident(host))) continue;
         }
@@ -119,7 +203,13 @@ export class SwarmIndex {
       }
       if (hosts.length < rule.min_hosts) continue;
       hosts.sort();
-      const scored = ctx.score({ hosts: hosts.length, bytes_in: bytes, shared_keys: isHash ? 1 : Math.max(1, objects) });
+      let sharedKeys = Math.max(1, objects);
+      if (isHash) sharedKeys = 1;
+      if (isPeers) {
+        sharedKeys = 0;
+        for (const h of hosts) sharedKeys += members.get(h)!.sharedPeers ?? 0;
+      }
+      const scored = ctx.score({ hosts: hosts.length, bytes_in: bytes, shared_keys: sharedKeys });
       if (!scored) continue;
       const users = new Set<string>();
       for (const h of hosts) for (const u of ctx.usersOf(h)) users.add(u);
@@ -136,7 +226,7 @@ export class SwarmIndex {
         bytesOut: 0,
         peers: hosts.length,
         infoHashes: isHash ? [name] : [],
-        remotes: isHash ? [] : [{ label: name, bytes }],
+        remotes: isHash ? [] : [{ label: isPeers ? `peers shared with ${name}` : name, bytes }],
         users: [...users].sort(),
         approvedSource: null,
       });
@@ -146,13 +236,25 @@ export class SwarmIndex {
 
   toJSON(): unknown {
     const dump = (map: Map<string, Members>) => [...map.entries()].map(([k, members]) => [k, [...members.entries()]]);
-    return { byInfoHash: dump(this.byInfoHash), bySource: dump(this.bySource), shared: [...this.shared] };
+    return {
+      byInfoHash: dump(this.byInfoHash),
+      bySource: dump(this.bySource),
+      groups: dump(this.groups),
+      peerHosts: [...this.peerHosts.entries()],
+      shared: [...this.shared],
+    };
   }
 
   restore(json: unknown): void {
-    const j = json as { byInfoHash: [string, [string, SwarmMember][]][]; bySource: [string, [string, SwarmMember][]][]; shared: string[] };
+    type Dump = [string, [string, SwarmMember][]][];
+    const j = json as { byInfoHash: Dump; bySource: Dump; groups?: Dump; peerHosts?: [string, string[]][]; shared: string[] };
     for (const [k, members] of j.byInfoHash) this.byInfoHash.set(k, new Map(members));
     for (const [k, members] of j.bySource) this.bySource.set(k, new Map(members));
+    for (const [k, members] of j.groups ?? []) {
+      this.groups.set(k, new Map(members));
+      for (const [h] of members) this.groupOf.set(h, k);
+    }
+    for (const [peer, hosts] of j.peerHosts ?? []) this.peerHosts.set(peer, hosts);
     for (const k of j.shared) this.shared.add(k);
   }
 
