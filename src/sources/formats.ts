@@ -79,7 +79,7 @@ export async function replayInput(input: Readable, format: FormatName, ctx: Repl
     case 'vpc':
       return replayLines(input, createVpcDecoder(ctx.sourceId), ctx);
     case 'squid':
-      return replayLines(input, createSquidDecoder(ctx.sourceId, options.squid ?? squidFormatSchema.parse({})), ctx);
+      return replayLines(input, createSquidDecoder(ctx.sourceId, options.squid ?? squidFormatSchema.parse({})), ctx, { format: 'squid' });
   }
 }
 
