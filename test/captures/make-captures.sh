@@ -5,6 +5,11 @@
 #                            HTTP tracker announces, plain peer wire
 #   swarm-mse.pcap           the same swarm with encryption required (MSE/PE): the peer wire is
 #                            opaque, the peers are known only from the tracker's answer
+#   swarm-udp-tracker.pcap   two transmission-cli peers announcing on a UDP tracker (BEP 15):
+#                            connect, announce, peer lists. (aria2c speaks UDP trackers only with
+#                            DHT on, and transmission 3.00 does not dial loopback peers it got
+#                            from a tracker, so no transfer follows; uTP is covered by nDPI's
+#                            captures and unit tests.)
 #   benign-http-tls.pcap     plain HTTP and TLS downloads (curl) from a local node server with a
 #                            self-signed certificate made by openssl
 #
@@ -118,6 +123,56 @@ EOF
   echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
 }
 
+transmission_config() { # dir, port, download dir
+  mkdir -p "$1"
+  cat >"$1/settings.json" <<EOF
+{
+  "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": true,
+  "encryption": 0, "peer-port": $2, "port-forwarding-enabled": false,
+  "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1", "rpc-enabled": false,
+  "download-dir": "$3", "speed-limit-up-enabled": false
+}
+EOF
+}
+
+# Two transmission peers announced on a UDP tracker.
+swarm_udp() {
+  local name=swarm-udp-tracker
+  local dir=$WORK/$name
+  mkdir -p "$dir/seed" "$dir/leech" "$dir/tracker"
+  chmod 755 "$dir" "$dir/tracker"
+  local tport seedport leechport
+  tport=$(free_port)
+  seedport=$(free_port)
+  leechport=$(free_port)
+  head -c 131072 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
+  mktorrent -a "udp://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
+  local hash
+  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
+  echo "$hash" >"$dir/tracker/whitelist"
+  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$tport"
+  transmission_config "$dir/seed-config" "$seedport" "$dir/seed"
+  transmission_config "$dir/leech-config" "$leechport" "$dir/leech"
+
+  start_capture "$dir/capture.pcap" "host 127.0.0.1 and (port $tport or port $seedport or port $leechport)"
+  transmission-cli -g "$dir/seed-config" -w "$dir/seed" -p "$seedport" -M "$dir/sample.torrent" >"$dir/seed.log" 2>&1 &
+  local seed_pid=$!
+  PIDS+=("$seed_pid")
+  sleep 4
+  transmission-cli -g "$dir/leech-config" -w "$dir/leech" -p "$leechport" -M "$dir/sample.torrent" >"$dir/leech.log" 2>&1 &
+  local leech_pid=$!
+  PIDS+=("$leech_pid")
+  # Long enough for both to connect, announce and re-announce.
+  sleep 10
+  kill "$leech_pid" "$seed_pid" 2>/dev/null || true
+  wait "$leech_pid" "$seed_pid" 2>/dev/null || true
+  stop_capture
+  cp "$dir/capture.pcap" "$OUT/$name.pcap"
+  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+}
+
 benign() {
   local dir=$WORK/benign
   mkdir -p "$dir"
@@ -151,11 +206,13 @@ benign() {
 mkdir -p "$OUT"
 swarm swarm-http-tracker http plain
 swarm swarm-mse http required
+swarm_udp
 benign
 cat >"$OUT/captures.json" <<EOF
 [
   { "file": "swarm-http-tracker.pcap", "negative": false },
   { "file": "swarm-mse.pcap", "negative": false },
+  { "file": "swarm-udp-tracker.pcap", "negative": false },
   { "file": "benign-http-tls.pcap", "negative": true }
 ]
 EOF
