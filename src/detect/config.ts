@@ -201,7 +201,7 @@ const swarmRule = z
     min_bytes_per_host: byteSize.prefault('100MiB'),
     /** ...or fetched at least this many of the same objects as other hosts... */
     min_shared_objects: z.number().int().positive().default(5),
-    /** Flow-only BitTorrent hosts (no info hash) join one swarm when each shares this many remote peers with the others. */
+    /** Flow-only BitTorrent hosts (no info hash) are linked into one swarm when a pair shares this many distinct remote peers. */
     min_shared_peers: z.number().int().positive().default(3),
     /** ...and a shared-source member must also have an open bittorrent/bulk_acquisition incident (false: volume alone). */
     source_requires_incident: z.boolean().default(true),

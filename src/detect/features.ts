@@ -264,7 +264,9 @@ export class HostState {
     if (ts - this.lastUnapprovedTs > ctx.mediumMs || this.lastUnapprovedTs === -Infinity) this.episodeStart = ts;
     if (ts > this.lastUnapprovedTs) this.lastUnapprovedTs = ts;
 
-    const ipHash = hashString(remote.ip);
+    // Proxy logs without the server address name the remote only by host name.
+    const peer = remote.ip !== '' ? remote.ip : (remote.name ?? '');
+    const ipHash = hashString(peer);
     this.sPeers.addHash(ipHash);
     this.mPeers.addHash(ipHash);
     this.peersCurrent.addHash(ipHash);
@@ -311,10 +313,10 @@ export class HostState {
     }
     if (rec.object) this.observeObject(rec, ctx, bytesIn);
 
-    let tally = this.remotes.get(remote.ip);
+    let tally = this.remotes.get(peer);
     if (!tally) {
       if (this.remotes.size >= ctx.maxRemotes) return undefined;
-      const label = remote.name ?? remote.ip;
+      const label = remote.name ?? peer;
       const key = sourceKey(label);
       let source = this.sources.get(key);
       if (!source) {
@@ -322,7 +324,7 @@ export class HostState {
         this.sources.set(key, source);
       }
       tally = { label, bytesIn: 0, bytesOut: 0, heavy: false, source };
-      this.remotes.set(remote.ip, tally);
+      this.remotes.set(peer, tally);
     }
     tally.bytesIn += bytesIn;
     tally.bytesOut += bytesOut;

@@ -60,12 +60,13 @@ export class HyperLogLog {
     }
     table[i] = h;
     this.sparseCount++;
-    // Same memory as the registers (4 bytes per hash, load ≤ 1/2): switch to dense.
-    if (this.sparseCount * 8 > this.m) {
+    // Once the set would take more memory than the registers (4 bytes per hash): switch to dense.
+    if (this.sparseCount * 16 > this.m * 3) {
       this.toDense();
       return;
     }
-    if (this.sparseCount * 2 > table.length) {
+    // Load factor up to 3/4: short linear probes, a third less memory than 1/2.
+    if (this.sparseCount * 4 > table.length * 3) {
       const grown = new Uint32Array(table.length * 2);
       mask = grown.length - 1;
       for (const v of table) {

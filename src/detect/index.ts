@@ -58,6 +58,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     this.ctx = featureContext(deps.config, deps.rules);
     this.objects = new ObjectIndex(deps.config.max_object_keys, this.ctx.longMs);
     this.swarm = new SwarmIndex(deps.config.max_swarm_keys);
+    this.swarm.minSharedPeers = deps.rules.rules.swarm.min_shared_peers;
     const lifecycle = deps.rules.lifecycle;
     this.book = new IncidentBook({
       quietPeriodMs: lifecycle.quiet_period,
@@ -186,7 +187,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
       source.swarm = member;
     }
     // Flow-only BitTorrent (no info hash seen): hosts sharing remote peers are one swarm.
-    if (state.lastWasP2p && !state.infoHashes && this.book.hasOpen('bittorrent', hostName)) this.swarm.notePeer(remote.ip, hostName, ts, rec.bytesIn + rec.bytesOut);
+    if (state.lastWasP2p && !state.infoHashes && this.book.hasOpen('bittorrent', hostName)) this.swarm.notePeer(remote.ip || (remote.name ?? ''), hostName, ts, rec.bytesIn + rec.bytesOut);
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
       const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);

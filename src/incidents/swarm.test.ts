@@ -53,6 +53,7 @@ describe('swarm index', () => {
 
   it('links flow-only BitTorrent hosts by the peers they share into one group', () => {
     const s = new SwarmIndex(100);
+    s.minSharedPeers = 2;
     for (let p = 0; p < 5; p++) {
       s.notePeer(`203.0.113.${p}`, '10.0.0.1', T0 + p, 100);
       s.notePeer(`203.0.113.${p}`, '10.0.0.2', T0 + p, 100);
@@ -63,7 +64,7 @@ describe('swarm index', () => {
     for (let p = 10; p < 20; p++) s.notePeer(`203.0.113.${p}`, '10.0.0.4', T0 + p, 100);
     const found = s.evaluate(T0 + 100, rule, context(new Set()));
     expect(found).toHaveLength(1);
-    expect(found[0]!.key).toBe('p2p:203.0.113.0');
+    expect(found[0]!.key).toBe('p2p:203.0.113.1'); // the peer that completed the first link
     expect(found[0]!.hosts).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
   });
 
@@ -73,7 +74,7 @@ describe('swarm index', () => {
     expect(s.size).toBe(10);
     expect(sourceKey('cdn7.files.example.co.uk')).toBe('example.co.uk');
     expect(sourceKey('a.b.example.com')).toBe('example.com');
-    expect(sourceKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(sourceKey('203.0.113.9')).toBe('203.0.113.0/24');
     expect(sourceKey('2001:db8::1')).toBe('2001:db8::1');
   });
 });

@@ -47,6 +47,9 @@ export class SwarmIndex {
   private readonly peerHosts = new Map<string, string[]>();
   private readonly groupOf = new Map<string, string>();
   private readonly groups = new Map<string, Members>();
+  /** Distinct peers each pair of hosts shares; a pair links at `minSharedPeers`. */
+  private readonly pairPeers = new Map<string, number>();
+  minSharedPeers = 3;
 
   constructor(private readonly maxKeys: number) {}
 
@@ -79,7 +82,16 @@ export class SwarmIndex {
     }
     if (hosts.includes(host) || hosts.length >= 16) return;
     hosts.push(host);
-    for (const other of hosts) if (other !== host) this.link(peer, other, host, ts);
+    for (const other of hosts) {
+      if (other === host) continue;
+      // Two swarms drawing from one big address pool share a peer now and then: a pair of
+      // hosts links only once it shares several distinct peers.
+      const pair = other < host ? `${other} ${host}` : `${host} ${other}`;
+      const count = (this.pairPeers.get(pair) ?? 0) + 1;
+      if (this.pairPeers.size >= this.maxKeys * 4 && count === 1) continue;
+      this.pairPeers.set(pair, count);
+      if (count >= this.minSharedPeers) this.link(peer, other, host, ts);
+    }
   }
 
   private link(peer: string, a: string, b: string, ts: number): void {
@@ -189,9 +201,7 @@ export class SwarmIndex {
       let first = Infinity;
       let last = -Infinity;
       for (const [host, m] of members) {
-        if (isPeers) {
-          if ((m.sharedPeers ?? 0) < rule.min_shared_peers) continue;
-        } else if (!isHash) {
+        if (!isHash && !isPeers) {
           const pulled = m.bytes >= rule.min_bytes_per_host || m.objects >= rule.min_shared_objects;
           if (!pulled || (rule.source_requires_incident && !ctx.hasAcquisitionIncident(host))) continue;
         }
@@ -241,13 +251,15 @@ export class SwarmIndex {
       bySource: dump(this.bySource),
       groups: dump(this.groups),
       peerHosts: [...this.peerHosts.entries()],
+      pairPeers: [...this.pairPeers.entries()],
       shared: [...this.shared],
     };
   }
 
   restore(json: unknown): void {
     type Dump = [string, [string, SwarmMember][]][];
-    const j = json as { byInfoHash: Dump; bySource: Dump; groups?: Dump; peerHosts?: [string, string[]][]; shared: string[] };
+    const j = json as { byInfoHash: Dump; bySource: Dump; groups?: Dump; peerHosts?: [string, string[]][]; pairPeers?: [string, number][]; shared: string[] };
+    for (const [pair, n] of j.pairPeers ?? []) this.pairPeers.set(pair, n);
     for (const [k, members] of j.byInfoHash) this.byInfoHash.set(k, new Map(members));
     for (const [k, members] of j.bySource) this.bySource.set(k, new Map(members));
     for (const [k, members] of j.groups ?? []) {
@@ -266,9 +278,13 @@ export class SwarmIndex {
 
 const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'gov', 'edu', 'ac', 'ne', 'or']);
 
-/** The source a remote stands for: its registrable domain when named, else its address. */
+/**
+ * The source a remote stands for: its registrable domain when named, else its IPv4 /24 (one
+ * mirror or CDN edge usually spans several neighbouring addresses) or its IPv6 address.
+ */
 export function sourceKey(label: string): string {
-  if (label.includes(':') || /^\d+\.\d+\.\d+\.\d+$/.test(label)) return label;
+  if (label.includes(':')) return label;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(label)) return label.slice(0, label.lastIndexOf('.')) + '.0/24';
   const parts = label.toLowerCase().replace(/\.$/, '').split('.');
   if (parts.length <= 2) return parts.join('.');
   const tld = parts[parts.length - 1]!;
