@@ -99,6 +99,19 @@ describe('flow assembly', () => {
     expect(out.map((r) => r.srcPort)).toEqual([6000, 6001]);
   });
 
+  it('stream heads waiting for more bytes share a bounded memory budget', () => {
+    const { t, send } = tracker({ maxHeadBytes: 300 });
+    send(T0, tcp('10.0.0.7', 41000, '198.51.100.1', 80, TCP_ACK | PSH, 1, Buffer.from('GET /a')));
+    expect(t.heldHeadBytes).toBe(256);
+    send(T0 + 1, tcp('10.0.0.7', 41001, '198.51.100.1', 80, TCP_ACK | PSH, 1, Buffer.from('GET /b')));
+    expect(t.heldHeadBytes).toBe(256);
+    expect(t.stats.skipped.get('inspect_budget')).toBe(1);
+    // The first request completes and its head is released.
+    send(T0 + 2, tcp('10.0.0.7', 41000, '198.51.100.1', 80, TCP_ACK | PSH, 7, Buffer.from(' HTTP/1.1\r\nHost: h\r\n\r\n')));
+    t.finish();
+    expect(t.heldHeadBytes).toBe(0);
+  });
+
   it('IPv6 flows and later fragments (counted, not attributed)', () => {
     const { t, out, send } = tracker();
     send(T0, ipv6Packet('2001:db8::7', '2001:db8::1', 17, udpDatagram(7000, 7001, Buffer.from('x'))));

@@ -17,9 +17,9 @@ import {
   trackerQuery,
   trackerResponsePeers,
   udpTrackerAnnouncePeers,
+  isBitTorrentServiceName,
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
-import { isBitTorrentServiceName } from './bittorrent.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
@@ -36,6 +36,8 @@ export interface FlowOptions {
   knownPeerMax: number;
   dnsCacheTtlMs: number;
   dnsCacheMax: number;
+  /** Memory for the first bytes of streams still being identified, across all flows. */
+  maxHeadBytes: number;
 }
 
 export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
@@ -49,6 +51,7 @@ export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
   knownPeerMax: 65_536,
   dnsCacheTtlMs: 3_600_000,
   dnsCacheMax: 65_536,
+  maxHeadBytes: 32 * 1024 * 1024,
 };
 
 export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'evicted' | 'end';
@@ -146,6 +149,9 @@ export class FlowTracker {
   private readonly closedKeys: BoundedTtlCache<string, true>;
   private now = 0;
   private nextSweep = 0;
+  /** Bytes held in stream heads awaiting a decision, across all flows. */
+  private headBytes = 0;
+  private readonly maxHeadBytes: number;
   private readonly sweepEveryMs: number;
 
   constructor(
@@ -157,6 +163,7 @@ export class FlowTracker {
     this.knownPeers = new BoundedTtlCache(options.knownPeerMax, options.knownPeerTtlMs);
     this.dnsNames = new BoundedTtlCache(options.dnsCacheMax, options.dnsCacheTtlMs);
     this.closedKeys = new BoundedTtlCache(Math.min(options.maxFlows, 65_536), options.idleTimeoutMs);
+    this.maxHeadBytes = options.maxHeadBytes;
     this.sweepEveryMs = Math.max(100, Math.min(1000, options.idleTimeoutMs / 4, options.closeLingerMs));
   }
 
@@ -170,6 +177,11 @@ export class FlowTracker {
 
   get dnsCacheSize(): number {
     return this.dnsNames.size;
+  }
+
+  /** Bytes held for stream heads (bounded by `maxHeadBytes`). */
+  get heldHeadBytes(): number {
+    return this.headBytes;
   }
 
   /** One captured packet. Never throws on packet content. */
@@ -319,6 +331,7 @@ export class FlowTracker {
 
   private stopInspecting(flow: Flow): void {
     flow.inspectDone = true;
+    this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
     flow.headOut = undefined;
     flow.headIn = undefined;
   }
@@ -396,7 +409,15 @@ export class FlowTracker {
     if (room <= 0) return;
     const take = Math.min(room, payload.length);
     if (head === undefined || head.length < len + take) {
-      const grown = Buffer.allocUnsafe(Math.min(MAX_HEAD, Math.max(256, (len + take) * 2)));
+      const size = Math.min(MAX_HEAD, Math.max(256, (len + take) * 2));
+      // Stream heads share one memory budget: past it, streams go uninspected (counted).
+      if (this.headBytes + size - (head?.length ?? 0) > this.maxHeadBytes) {
+        this.stats.count(this.stats.skipped, 'inspect_budget');
+        this.finishHead(flow, outbound);
+        return;
+      }
+      this.headBytes += size - (head?.length ?? 0);
+      const grown = Buffer.allocUnsafe(size);
       if (head !== undefined) head.copy(grown, 0, 0, len);
       head = grown;
     }
@@ -413,9 +434,11 @@ export class FlowTracker {
   private finishHead(flow: Flow, outbound: boolean): void {
     if (outbound) {
       flow.headOutState = HEAD_DONE;
+      this.headBytes -= flow.headOut?.length ?? 0;
       flow.headOut = undefined;
     } else {
       flow.headInState = HEAD_DONE;
+      this.headBytes -= flow.headIn?.length ?? 0;
       flow.headIn = undefined;
     }
   }
@@ -588,6 +611,9 @@ export class FlowTracker {
 
   private end(flow: Flow, reason: EndReason): void {
     this.flows.delete(flow.key);
+    this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
+    flow.headOut = undefined;
+    flow.headIn = undefined;
     if (flow.closedAt >= 0) this.closedKeys.set(flow.key, true, this.now);
     this.emit(flow, reason);
   }

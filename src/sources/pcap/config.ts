@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../config/common.js';
+import { byteSize, duration } from '../../config/common.js';
 
 /** The packet source: a capture file or standard input, assembled into flows. */
 export const pcapSourceSchema = z
@@ -19,6 +19,8 @@ export const pcapSourceSchema = z
     maxFlows: z.number().int().positive().default(100_000),
     /** Payload packets per flow looked at for protocol identification. */
     maxInspectPackets: z.number().int().min(1).max(256).default(16),
+    /** Memory for the first bytes of streams still being identified, across all flows. */
+    maxInspectBytes: byteSize.prefault('32MiB'),
     /** BitTorrent peer endpoints remembered to attribute the rest of a swarm's flows. */
     knownPeers: z
       .object({

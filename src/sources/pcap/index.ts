@@ -24,6 +24,7 @@ export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOpt
     knownPeerMax: config.knownPeers.max,
     dnsCacheTtlMs: config.dnsCache.ttl,
     dnsCacheMax: config.dnsCache.max,
+    maxHeadBytes: config.maxInspectBytes,
   };
 }
 
