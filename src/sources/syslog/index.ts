@@ -125,15 +125,29 @@ export class SyslogSource implements Source {
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
     this.udp = socket;
     socket.on('message', (msg) => {
-      this.counts.received++;
       this.counts.bytesRead += msg.length;
       this.metrics.bytes.inc({ source: 'syslog', id: this.id }, msg.length);
-      if (msg.length > this.config.max_message_size) return this.drop('too_large');
+      if (msg.length > this.config.max_message_size) {
+        this.counts.received++;
+        return this.drop('too_large');
+      }
+      // One syslog message per datagram; raw log lines (Squid's udp:// log module) may pack
+      // several, one per line.
+      if (msg[0] !== 0x3c /* < */) {
+        let start = 0;
+        while (start < msg.length) {
+          let nl = msg.indexOf(0x0a, start);
+          if (nl < 0) nl = msg.length;
+          let end = nl;
+          if (end > start && msg[end - 1] === 0x0d) end--;
+          if (end > start) this.udpMessage(msg.subarray(start, end));
+          start = nl + 1;
+        }
+        return;
+      }
       let end = msg.length;
       while (end > 0 && (msg[end - 1] === 0x0a || msg[end - 1] === 0x0d || msg[end - 1] === 0)) end--;
-      // UDP cannot be slowed down: a full queue drops, counted.
-      if (this.isFull()) return this.drop('queue_full');
-      this.enqueue(end === msg.length ? msg : msg.subarray(0, end));
+      this.udpMessage(end === msg.length ? msg : msg.subarray(0, end));
     });
     socket.on('error', (err) => this.log.warn('udp_error', { err }, 'syslog UDP socket error'));
     return new Promise((resolve, reject) => {
@@ -163,6 +177,13 @@ export class SyslogSource implements Source {
         resolve();
       });
     });
+  }
+
+  private udpMessage(message: Buffer): void {
+    this.counts.received++;
+    // UDP cannot be slowed down: a full queue drops, counted.
+    if (this.isFull()) return this.drop('queue_full');
+    this.enqueue(message);
   }
 
   private accept(socket: Socket): void {

@@ -27,11 +27,13 @@ export interface SquidHarness {
   accessLog: string;
   proxyPort: number;
   originPort: number;
+  /** Stop Squid only (it flushes its logs); files stay for reading. */
+  stopProxy: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
 /** Start an origin HTTP server and a Squid in front of it; undefined when squid is missing. */
-export async function startSquid(): Promise<SquidHarness | undefined> {
+export async function startSquid(options: { extraAccessLogs?: string[] } = {}): Promise<SquidHarness | undefined> {
   const squid = requireTool('squid');
   if (!squid) return undefined;
   const temp = tempDir('egressd-squid-');
@@ -71,6 +73,7 @@ export async function startSquid(): Promise<SquidHarness | undefined> {
       'cache deny all',
       'cache_mem 8 MB',
       `access_log stdio:${accessLog} squid`,
+      ...(options.extraAccessLogs ?? []).map((target) => `access_log ${target} squid`),
       `cache_log ${join(temp.path, 'cache.log')}`,
       `pid_filename ${join(temp.path, 'squid.pid')}`,
       `coredump_dir ${temp.path}`,
@@ -106,12 +109,16 @@ export async function startSquid(): Promise<SquidHarness | undefined> {
     await stopProcess(proc.child);
     throw new Error(`squid did not start: ${String(err)}\n${proc.output()}`);
   }
+  let stopped = false;
   return {
     dir: temp.path,
     accessLog,
     proxyPort,
     originPort,
+    stopProxy: () => stopProcess(proc.child, 10_000),
     stop: async () => {
+      if (stopped) return;
+      stopped = true;
       await stopProcess(proc.child, 10_000);
       await new Promise<void>((r) => origin.close(() => r()));
       temp.remove();
