@@ -278,6 +278,7 @@ async function ladder(name: string, rates: number[], step: (rate: number) => Pro
     if (s.sendRate < rate * 0.9) {
       report({ bench: BENCH, metric: `live_generator_limit`, value: Math.round(s.sendRate), unit: 'records/s', note: `generator could not reach ${rate}/s` });
       if (lost === 0) best = Math.max(best, Math.round(s.sendRate));
+      else lossSeen = true;
       break;
     }
     if (lost !== 0) {
