@@ -6,7 +6,7 @@ import { NetflowDecoder, type NetflowDecoderOptions } from '../../decode/netflow
 import { EgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { RateLimitedLog, type Logger } from '../../telemetry/logger.js';
-import { sourceMetrics } from '../../telemetry/metrics.js';
+import { sourceMetrics, type SourceMetrics } from '../../telemetry/metrics.js';
 import type { ReplayContext, Source, SourceDeps } from '../types.js';
 import type { NetflowSourceConfig } from './config.js';
 import { StatsSync, kernelDrops, netflowMetrics, type NetflowMetrics, type Syncer } from './metrics.js';
@@ -88,6 +88,7 @@ class NetflowSource implements Source {
   private readonly warn: RateLimitedLog;
   private metrics?: NetflowMetrics;
   private sync?: StatsSync;
+  private lag?: SourceMetrics['lag'];
   private syncer?: Syncer;
   private listeners: Listener[] = [];
   private batch: FlowRecord[] = [];
@@ -109,7 +110,9 @@ class NetflowSource implements Source {
   async start(): Promise<void> {
     const metrics = netflowMetrics(this.deps.registry);
     this.metrics = metrics;
-    this.sync = new StatsSync(this.decoder, sourceMetrics(this.deps.registry), { source: 'netflow', id: this.config.id }, metrics);
+    const shared = sourceMetrics(this.deps.registry);
+    this.lag = shared.lag;
+    this.sync = new StatsSync(this.decoder, shared, { source: 'netflow', id: this.config.id }, metrics);
     this.syncer = () => this.collect();
     metrics.syncers.add(this.syncer);
     try {
@@ -189,6 +192,9 @@ class NetflowSource implements Source {
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
+    let newest = 0;
+    for (const r of batch) if (r.tsEnd > newest) newest = r.tsEnd;
+    this.lag?.set({ source: 'netflow', id: this.config.id }, Math.max(0, (Date.now() - newest) / 1000));
     if (this.queue.length >= this.config.max_queued_batches) {
       // UDP cannot be paused: past the queue bound the newest records are dropped and counted.
       this.metrics?.droppedRecords.inc({ reason: 'backpressure' }, batch.length);

@@ -98,6 +98,7 @@ describe('netflow collector with softflowd exporting live', () => {
     expect(value(/egressd_netflow_exporter_last_seen_seconds\{exporter="::1"\} ([\d.e+]+)/)).toBeGreaterThan(Date.now() / 1000 - 120);
     expect(value(/egressd_netflow_socket_drops\{listen="127.0.0.1:0"\} (\d+)/)).toBe(0);
     expect(value(/egressd_netflow_receive_buffer_bytes\{listen="\[::1\]:0"\} (\d+)/)).toBeGreaterThan(0);
+    expect(text).toMatch(/egressd_source_lag_seconds\{source="netflow",id="netflow"\} \d/);
     expect(text).not.toMatch(/egressd_netflow_decode_errors_total\{reason="[a-z_]+"\} [1-9]/);
   });
 });
