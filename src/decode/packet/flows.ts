@@ -338,10 +338,13 @@ export class FlowTracker {
 
   private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = [], peerId?: Buffer): AppEvidence {
     let app = flow.app;
+    let first = false;
     if (app === undefined || app.name !== 'bittorrent') {
       app = { name: 'bittorrent', via };
       flow.app = app;
+      first = true;
     }
+    const hadHash = app.infoHash !== undefined;
     for (const h of infoHashes) {
       if (app.infoHash === undefined) app.infoHash = h;
       else if (app.infoHash !== h && !(app.infoHashes ?? []).includes(h)) {
@@ -356,7 +359,8 @@ export class FlowTracker {
     }
     // Both ends of a peer connection are peers of the swarm; a UDP initiator's port is its
     // listening port (DHT, uTP), a TCP initiator's port is ephemeral and not remembered.
-    if (via !== 'tracker' && via !== 'udp_tracker' && via !== 'server_name') {
+    const learnt = first || (!hadHash && app.infoHash !== undefined);
+    if (learnt && via !== 'tracker' && via !== 'udp_tracker' && via !== 'server_name') {
       this.knownPeers.set(flow.responder, app.infoHash ?? '', this.now);
       if (flow.proto === 17) this.knownPeers.set(flow.initiator, app.infoHash ?? '', this.now);
     }
