@@ -5,10 +5,10 @@ import { createClickhouseSink, type ClickhouseSink } from '../../../src/sinks/cl
 import { applyRetention } from '../../../src/sinks/clickhouse/retention.js';
 import { hostTotalsSql, sharedRemoteSql, swarmByInfoHashSql } from '../../../src/sinks/clickhouse/schema.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { freePort, requireTool, tempDir } from '../../support/env.js';
+import { requireTool, tempDir } from '../../support/env.js';
 import { flowCorpus, incident, incidentCorpus } from './corpus.js';
 import { deps, rows, scalar, sinkConfig } from './helpers.js';
-import { startClickhouseServer, type ClickhouseServer } from './server.js';
+import { startClickhouseServer, uniquePort, type ClickhouseServer } from './server.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
 
 // Cluster mode for real: two clickhouse-server instances (two shards, one replica each, on
@@ -36,7 +36,7 @@ beforeAll(async () => {
   if (!installed) return;
   zookeeper = await startZooKeeper();
   if (!zookeeper) return;
-  const tcpPorts = [await freePort(), await freePort()];
+  const tcpPorts = [await uniquePort(), await uniquePort()];
   for (let i = 0; i < 2; i++) {
     const s = await startClickhouseServer({ tcpPort: tcpPorts[i]!, extraConfig: clusterXml(zookeeper.port, tcpPorts, i + 1) });
     if (s) servers.push(s);
@@ -45,6 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of servers) {
+    if (!s.running()) console.error(`clickhouse-server on ${s.url} died:\n${s.output()}`);
     await s.stop();
     s.remove();
   }

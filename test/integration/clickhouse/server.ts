@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, requireTool, startProcess, stopProcess, tempDir, waitFor } from '../../support/env.js';
 
@@ -91,15 +91,35 @@ function usersXml(users: Record<string, string>): string {
 `;
 }
 
+/** Ports this process handed out: the kernel may offer a freed port again before its server binds it. */
+const handedOut = new Set<number>();
+
+/** A free loopback port not given to another server of this process. */
+export async function uniquePort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function tail(path: string, chars = 4000): string {
+  if (!existsSync(path)) return '';
+  const text = readFileSync(path, 'utf8');
+  return text.slice(-chars);
+}
+
 /** Start a server, or return undefined (with a notice) when clickhouse-server is not installed outside CI. */
 export async function startClickhouseServer(options: ClickhouseServerOptions = {}): Promise<ClickhouseServer | undefined> {
   const binary = requireTool('clickhouse-server');
   if (!binary) return undefined;
   const tmp = tempDir('egressd-clickhouse-');
   const dir = tmp.path;
-  const httpPort = options.httpPort ?? (await freePort());
-  const tcpPort = options.tcpPort ?? (await freePort());
-  const interserverPort = options.interserverPort ?? (await freePort());
+  const httpPort = options.httpPort ?? (await uniquePort());
+  const tcpPort = options.tcpPort ?? (await uniquePort());
+  const interserverPort = options.interserverPort ?? (await uniquePort());
   for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'config.xml'), configXml(dir, httpPort, tcpPort, interserverPort, options.extraConfig ?? ''));
   writeFileSync(join(dir, 'users.xml'), usersXml(options.users ?? {}));
@@ -137,7 +157,7 @@ export async function startClickhouseServer(options: ClickhouseServerOptions = {
         60_000,
         `clickhouse-server on ${url}`,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${started.output()}`);
+        throw new Error(`${err.message}\n${started.output()}\n${tail(join(dir, 'log', 'error.log'))}`);
       });
     },
     async stop() {
@@ -145,7 +165,7 @@ export async function startClickhouseServer(options: ClickhouseServerOptions = {
       proc = undefined;
     },
     query,
-    output: () => proc?.output() ?? '',
+    output: () => `${proc?.output() ?? ''}\n${tail(join(dir, 'log', 'error.log'))}`,
     remove: () => tmp.remove(),
   };
   await server.start();

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseSchema } from '../../../src/sinks/clickhouse/config.js';
 import { applySchema, createClickhouseSink } from '../../../src/sinks/clickhouse/index.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { freePort, requireTool, tempDir } from '../../support/env.js';
+import { requireTool, tempDir } from '../../support/env.js';
 import { incident } from './corpus.js';
 import { deps, scalar } from './helpers.js';
-import { startClickhouseServer, type ClickhouseServer } from './server.js';
+import { startClickhouseServer, uniquePort, type ClickhouseServer } from './server.js';
 
 // TLS to a real server: a throwaway CA signs a certificate for 127.0.0.1; the sink trusts it
 // through `tls.ca_file`, and refuses the server without it.
@@ -28,7 +28,7 @@ beforeAll(async () => {
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   writeFileSync(join(certs.path, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
-  httpsPort = await freePort();
+  httpsPort = await uniquePort();
   server = await startClickhouseServer({
     extraConfig: `<https_port>${httpsPort}</https_port>
   <openSSL><server>
