@@ -443,8 +443,10 @@ export function objectKind(path: string, contentType: string | undefined): Objec
     const kind = KIND_BY_EXTENSION.get(ext);
     if (kind) return kind;
   }
-  if (contentType) {
+  if (contentType !== undefined && contentType.length > 5) {
     const ct = contentType.toLowerCase();
+    // Most responses are text/*: one check, no table walk.
+    if (ct.startsWith('text/')) return 'other';
     for (const [prefix, kind] of KIND_BY_CONTENT_TYPE) if (ct.startsWith(prefix)) return kind;
   }
   return 'other';
