@@ -13,6 +13,7 @@ import type { Incident } from '../incidents/types.js';
 import { describeBroken, verifyJournal } from '../sinks/journal/index.js';
 import { detectFileFormat, FORMAT_NAMES } from '../sources/formats.js';
 import type { FormatName } from '../sources/types.js';
+import { pcapSourceSchema } from '../sources/pcap/config.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createRegistry } from '../telemetry/metrics.js';
 import { incidentsTable, sortIncidents } from './output.js';
@@ -84,7 +85,7 @@ async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promis
     logger,
     registry,
     mode: 'run',
-    extraSources: opts.pcapStdin ? [{ type: 'pcap', path: '-' } as Config['sources'][number]] : [],
+    extraSources: opts.pcapStdin ? [pcapSourceSchema.parse({ type: 'pcap', path: '-' })] : [],
   });
   onSignals((signal) => {
     logger.info({ signal }, 'stopping');

@@ -186,7 +186,7 @@ export class Daemon {
         stream,
         input.format,
         { sourceId, out: this.pipeline, metrics, logger: this.options.logger.child({ component: `replay:${input.format}` }), signal: this.abort.signal },
-        this.options.replayOptions,
+        { registry: this.options.registry, ...this.options.replayOptions },
       );
     }
     await this.pipeline.finish();

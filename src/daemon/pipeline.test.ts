@@ -122,4 +122,16 @@ describe('Pipeline', () => {
     await expect(p.idle()).rejects.toThrow('disk full');
     await expect(p.push([rec(99)])).rejects.toThrow('disk full');
   });
+
+  it('regression: an audit event queued while another is being written is not stranded (stop hung)', async () => {
+    const engine = new CountingEngine();
+    const sink = new SlowSink(10);
+    const p = pipeline(engine, sink);
+    p.audit({ action: 'start', at: 1 });
+    p.audit({ action: 'rules_loaded', at: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    p.audit({ action: 'late', at: 2 });
+    await p.idle();
+    expect(sink.entries.map((e) => (e.type === 'audit' ? e.event.action : ''))).toEqual(['start', 'rules_loaded', 'late']);
+  });
 });

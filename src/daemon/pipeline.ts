@@ -27,13 +27,14 @@ export interface PipelineDeps {
  * once the batch is queued; it waits while the queue is full (backpressure, never a drop).
  */
 export class Pipeline implements RecordBatchSink {
-  private readonly queue: FlowRecord[][] = [];
+  /** Batches and audit events in arrival order: the sinks see them in that order. */
+  private readonly queue: (FlowRecord[] | AuditEvent)[] = [];
+  private queuedBatches = 0;
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private running = false;
   private enricher: Enricher;
   private failure: Error | undefined;
-  private pendingAudit: SinkEntry[] = [];
   /** Serializes detection and sink writes between the drain loop and ticks. */
   private serial: Promise<unknown> = Promise.resolve();
   /** Highest event time seen, epoch ms. */
@@ -60,27 +61,30 @@ export class Pipeline implements RecordBatchSink {
   async push(batch: FlowRecord[]): Promise<void> {
     if (this.failure) throw this.failure;
     if (batch.length === 0) return;
-    while (this.queue.length >= this.deps.queueBatches) {
+    while (this.queuedBatches >= this.deps.queueBatches) {
       this.metrics.waits.inc();
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
       if (this.failure) throw this.failure;
     }
     this.queue.push(batch);
-    this.metrics.queued.set(this.queue.length);
+    this.queuedBatches++;
+    this.metrics.queued.set(this.queuedBatches);
     if (!this.running) void this.drainLoop();
   }
 
   /** Hand an audit event to the sinks, in order with incident changes. */
   audit(event: AuditEvent): void {
-    this.pendingAudit.push({ type: 'audit', event });
+    this.queue.push(event);
     if (!this.running) void this.drainLoop();
   }
 
   /** Resolves when every queued batch and audit event has been processed and written. */
   async idle(): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!this.running && this.queue.length === 0 && this.pendingAudit.length === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (!this.running && this.queue.length === 0) return;
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (!this.running) void this.drainLoop();
+    await idle;
     if (this.failure) throw this.failure;
   }
 
@@ -96,10 +100,7 @@ export class Pipeline implements RecordBatchSink {
   /** End of input: close every window and write what remains. */
   async finish(): Promise<void> {
     await this.idle();
-    await this.exclusive(async () => {
-      await this.writeChanges(this.deps.engine.flush());
-      await this.writePendingAudit();
-    });
+    await this.exclusive(() => this.writeChanges(this.deps.engine.flush()));
   }
 
   get error(): Error | undefined {
@@ -110,12 +111,19 @@ export class Pipeline implements RecordBatchSink {
     this.running = true;
     try {
       for (;;) {
-        await this.writePendingAudit();
-        const batch = this.queue.shift();
-        if (!batch) break;
-        this.metrics.queued.set(this.queue.length);
+        const item = this.queue.shift();
+        if (!item) break;
+        if (!Array.isArray(item)) {
+          // Consecutive audit events share one write.
+          const entries: SinkEntry[] = [{ type: 'audit', event: item }];
+          while (this.queue.length > 0 && !Array.isArray(this.queue[0])) entries.push({ type: 'audit', event: this.queue.shift() as AuditEvent });
+          await this.exclusive(() => this.writeEntries(entries));
+          continue;
+        }
+        this.queuedBatches--;
+        this.metrics.queued.set(this.queuedBatches);
         this.spaceWaiters.shift()?.();
-        await this.exclusive(() => this.process(batch));
+        await this.exclusive(() => this.process(item));
       }
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
@@ -159,17 +167,13 @@ export class Pipeline implements RecordBatchSink {
     await this.writeChanges(engine.advance(this.eventTime));
   }
 
-  private async writePendingAudit(): Promise<void> {
-    if (this.pendingAudit.length === 0) return;
-    const entries = this.pendingAudit;
-    this.pendingAudit = [];
+  private async writeEntries(entries: SinkEntry[]): Promise<void> {
     await Promise.all(this.deps.sinks.map((s) => s.write(entries)));
   }
 
   private async writeChanges(changes: IncidentChange[]): Promise<void> {
     if (changes.length === 0) return;
-    const entries: SinkEntry[] = changes.map((change) => ({ type: 'incident', change }));
-    await Promise.all(this.deps.sinks.map((s) => s.write(entries)));
+    await this.writeEntries(changes.map((change) => ({ type: 'incident', change })));
     for (const { change, incident } of changes) {
       this.metrics.changes.inc({ kind: incident.kind, severity: incident.severity, change });
     }

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { createSquidDecoder } from '../decode/squid/index.js';
 import { squidFormatSchema, type SquidFormatConfig } from '../decode/squid/config.js';
 import { createVpcDecoder } from '../decode/vpc/index.js';
@@ -46,6 +47,8 @@ async function readHead(path: string, bytes = 4096): Promise<Buffer> {
 }
 
 export interface ReplayOptions {
+  /** Registry for format-specific metrics (packets, templates...). */
+  registry?: Registry;
   /** Forced format; otherwise sniffed from the content. */
   format?: FormatName;
   /** Squid logformat for proxy logs. */
@@ -71,9 +74,9 @@ export async function detectFileFormat(path: string): Promise<FormatName> {
 export async function replayInput(input: Readable, format: FormatName, ctx: ReplayContext, options: ReplayOptions = {}): Promise<void> {
   switch (format) {
     case 'pcap':
-      return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }));
+      return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry });
     case 'netflow':
-      return replayNetflowPcap(input, ctx, netflowSourceSchema.parse({ type: 'netflow' }));
+      return replayNetflowPcap(input, ctx, netflowSourceSchema.parse({ type: 'netflow' }), options.registry);
     case 'zeek':
       return replayLines(input, createZeekDecoder(ctx.sourceId), ctx);
     case 'vpc':
