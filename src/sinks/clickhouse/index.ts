@@ -52,7 +52,7 @@ export interface ClickhouseSink extends Sink {
  * disk spool to be replayed.
  */
 export function createClickhouseSink(config: ClickhouseConfig, deps: CommonDeps): ClickhouseSink {
-  const logger = deps.logger.child({ component: 'clickhouse' });
+  const logger = deps.logger;
   const metrics = clickhouseMetrics(deps.registry);
   const gateway = config.gateway || hostname();
   const target = schemaTarget(config);
@@ -162,7 +162,7 @@ export function createClickhouseSink(config: ClickhouseConfig, deps: CommonDeps)
       if (spool.batches > 0) logger.info({ batches: spool.batches, bytes: spool.bytes }, 'clickhouse spool from a previous run: replaying');
       timers.push(setInterval(drainFlows, config.flows.flush_interval));
       if (config.heartbeat_interval > 0) {
-        void heartbeat('start');
+        void heartbeat('sink_start');
         timers.push(setInterval(() => void heartbeat('heartbeat'), config.heartbeat_interval));
       }
       if (config.retention.check_interval > 0) {
@@ -176,7 +176,7 @@ export function createClickhouseSink(config: ClickhouseConfig, deps: CommonDeps)
       for (const t of timers.splice(0)) clearTimeout(t);
       if (!writer) return;
       drainFlows();
-      if (config.heartbeat_interval > 0) void heartbeat('stop');
+      if (config.heartbeat_interval > 0) void heartbeat('sink_stop');
       await writer.stop();
       await runner?.close();
       writer = undefined;

@@ -65,7 +65,8 @@ function configXml(dir: string, http: number, tcp: number, interserver: number, 
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
   <max_concurrent_queries>50</max_concurrent_queries>
-  <keep_alive_timeout>3</keep_alive_timeout>
+  <!-- longer than the test clients keep idle sockets (undici: 4 s), so the client always closes first -->
+  <keep_alive_timeout>10</keep_alive_timeout>
 ${extra}
 </yandex>
 `;
