@@ -14,7 +14,7 @@ describe('detection config', () => {
     const rules = detectionRulesSchema.parse({});
     expect(rules.rules.bittorrent.id).toBe('bt.protocol');
     expect(rules.rules.bulk_acquisition.signals.bytes_in_1h.threshold).toBe(4 * 1024 ** 3);
-    expect(rules.lifecycle.quiet_period).toBe(3_600_000);
+    expect(rules.lifecycle.quiet_period).toBe(4 * 3_600_000);
   });
 
   it('the shipped rules/detection.yaml parses and states exactly the defaults', () => {

@@ -131,7 +131,7 @@ const bulkRule = z
   .object({
     id: z.string().min(1).default('bulk.acquisition'),
     rev: z.number().int().positive().default(1),
-    min_score: gating.min_score.default(10),
+    min_score: gating.min_score.default(5),
     min_fired: gating.min_fired.default(2),
     require_groups: gating.require_groups.default([
       [
@@ -146,7 +146,17 @@ const bulkRule = z
         'objects_24h',
         'large_objects_1h',
       ],
-      ['peers_1m', 'duty_24h', 'regularity_1h', 'active_minutes_1h', 'sustained_minutes_1h', 'objects_1m', 'sequential_1h', 'shared_objects_24h'],
+      [
+        'peers_1m',
+        'duty_24h',
+        'regularity_1h',
+        'active_minutes_1h',
+        'sustained_minutes_1h',
+        'large_transfers_1h',
+        'objects_1m',
+        'sequential_1h',
+        'shared_objects_24h',
+      ],
     ]),
     signals: z
       .object({
@@ -161,6 +171,8 @@ const bulkRule = z
         /** Distinct unapproved remotes in the short window. */
         peers_1m: signal(100, 5000, 0.1),
         peers_1h: signal(150, 10_000, 0.05),
+        /** Flows that each downloaded at least `features.large_transfer_bytes`: a person fetches a few, a pipeline dozens. */
+        large_transfers_1h: signal(12, 1000, 0.1),
         /** Remotes that each delivered at least `features.heavy_peer_bytes` in the medium window. */
         heavy_peers_1h: signal(50, 2000, 0.15),
         peers_24h: signal(1000, 100_000, 0.05),
@@ -230,7 +242,7 @@ export const detectionRulesSchema = z
     lifecycle: z
       .object({
         /** Resolved after this much event time without the activity that raised it. */
-        quiet_period: duration.prefault('1h'),
+        quiet_period: duration.prefault('4h'),
         /** Emit an update when bytes grew by this factor since the last emitted version... */
         update_growth: z.number().positive().default(0.5),
         /** ...or the score moved by this much, or this much event time passed with new activity. */
@@ -252,6 +264,7 @@ export const detectionRulesSchema = z
       .object({
         heavy_peer_bytes: byteSize.prefault('1MiB'),
         large_object_bytes: byteSize.prefault('1MiB'),
+        large_transfer_bytes: byteSize.prefault('32MiB'),
         /** An hour counts toward the duty cycle with this many unapproved bytes or downloads. */
         duty_min_bytes: byteSize.prefault('1MiB'),
         duty_min_downloads: z.number().int().positive().default(30),

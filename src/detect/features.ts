@@ -18,6 +18,7 @@ export interface FeatureContext {
   maxRemotes: number;
   heavyPeerBytes: number;
   largeObjectBytes: number;
+  largeTransferBytes: number;
   dutyMinBytes: number;
   sustainedMinBytes: number;
   sustainedHourShorts: number;
@@ -44,6 +45,7 @@ export function featureContext(config: DetectConfig, rules: DetectionRules): Fea
     maxRemotes: config.max_remotes_per_host,
     heavyPeerBytes: f.heavy_peer_bytes,
     largeObjectBytes: f.large_object_bytes,
+    largeTransferBytes: f.large_transfer_bytes,
     dutyMinBytes: f.duty_min_bytes,
     sustainedMinBytes: f.sustained_min_bytes,
     sustainedHourShorts: f.sustained_hour_minutes,
@@ -123,6 +125,7 @@ export class HostState {
   mBytesOut = 0;
   mApprovedIn = 0;
   mDownloads = 0;
+  mLargeTransfers = 0;
   mActiveShort = 0;
   mLargeObjects = 0;
   mSequential = 0;
@@ -277,6 +280,7 @@ export class HostState {
       // One direction of a uni-flow pair carries the download; only downloads time the host.
       this.sDownloads++;
       this.mDownloads++;
+      if (bytesIn >= ctx.largeTransferBytes) this.mLargeTransfers++;
       if (ts >= this.lastDownloadTs) {
         if (this.lastDownloadTs !== -Infinity) {
           const gap = ts - this.lastDownloadTs;
@@ -292,7 +296,8 @@ export class HostState {
 
     const hostPort = rec.host === rec.src ? rec.srcPort : rec.dstPort;
     this.lastWasP2p = false;
-    if (ctx.weakPorts.has(remote.port) || ctx.weakPorts.has(hostPort)) this.mBtPortPeers.addHash(ipHash);
+    const onWeakPort = ctx.weakPorts.has(remote.port) || ctx.weakPorts.has(hostPort);
+    if (onWeakPort) this.mBtPortPeers.addHash(ipHash);
     else if (remote.port >= 1024 && hostPort >= 1024 && !ctx.servicePorts.has(remote.port) && (!app || bt)) {
       this.mP2pPeers.addHash(ipHash);
       this.mP2pPorts.addHash(mix32(remote.port + 1));
@@ -328,7 +333,9 @@ export class HostState {
     }
     tally.bytesIn += bytesIn;
     tally.bytesOut += bytesOut;
-    if (!tally.heavy && tally.bytesIn >= ctx.heavyPeerBytes) {
+    // Peers on the weak BitTorrent ports are Delivery Optimization or BitTorrent: their own
+    // signals judge them, they are not fan-out of a bulk download.
+    if (!tally.heavy && tally.bytesIn >= ctx.heavyPeerBytes && !onWeakPort) {
       tally.heavy = true;
       this.heavyPeers++;
     }
@@ -422,7 +429,7 @@ export class HostState {
     this.previousRegularity = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : 0;
     this.medium = next;
     this.mBytesIn = this.mBytesInAll = this.mBytesOut = this.mApprovedIn = 0;
-    this.mDownloads = this.mActiveShort = this.mLargeObjects = this.mSequential = this.mShared = 0;
+    this.mDownloads = this.mLargeTransfers = this.mActiveShort = this.mLargeObjects = this.mSequential = this.mShared = 0;
     this.mBtEvidence = this.mBtApproved = 0;
     this.mDutyMarked = false;
     this.mPeers.clear();
@@ -502,6 +509,7 @@ export class HostState {
       sustained_hours_24h: ring[R_SUSTAINED]! + (sustained >= ctx.sustainedHourShorts ? 1 : 0),
       regularity_1h: reg,
       downloads_1h: this.mDownloads,
+      large_transfers_1h: this.mLargeTransfers,
       objects_1m: this.sObjects?.count() ?? 0,
       objects_1h: this.mObjects?.count() ?? 0,
       objects_24h: this.objectsLong?.count() ?? 0,

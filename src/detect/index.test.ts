@@ -232,7 +232,7 @@ describe('incident lifecycle', () => {
   it('keeps one sustained activity as one incident: open, updates with growing evidence, resolve after quiet', () => {
     const records = bittorrentClient('10.1.1.1', DAY, 3 * 60, prng(10));
     // Activity after the quiet period is a new incident.
-    records.push(...bittorrentClient('10.1.1.1', DAY + 6 * HOUR, 5, prng(11)));
+    records.push(...bittorrentClient('10.1.1.1', DAY + 9 * HOUR, 5, prng(11)));
     const { changes } = drive(engine(), records);
     const ids = [...new Set(changes.map((c) => c.incident.id))];
     expect(ids).toHaveLength(2);
