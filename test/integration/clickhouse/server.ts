@@ -128,11 +128,23 @@ export async function startClickhouseServer(options: ClickhouseServerOptions = {
   let proc: ReturnType<typeof startProcess> | undefined;
 
   async function query(sql: string, user = 'default', password = ''): Promise<string> {
-    const response = await fetch(`${url}/`, {
-      method: 'POST',
-      body: sql,
-      headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password },
-    });
+    const send = () =>
+      fetch(`${url}/`, {
+        method: 'POST',
+        body: sql,
+        headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password },
+      });
+    let response: Response;
+    try {
+      response = await send();
+    } catch (err) {
+      // a pooled keep-alive socket the server closed meanwhile: once more on a new one
+      const code = ((err as Error).cause as { code?: string } | undefined)?.code;
+      if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') {
+        throw new Error(`clickhouse on ${url}: ${(err as Error).message} (${code ?? 'no code'})\n${server.output()}`, { cause: err });
+      }
+      response = await send();
+    }
     const text = await response.text();
     if (!response.ok) throw new Error(`clickhouse: ${text.slice(0, 1000)}`);
     return text;
