@@ -467,11 +467,8 @@ const MAX_SEQUENCE_DIGITS = 15;
  * query, lowercase host) and, when the name carries a number, the sequence it belongs to.
  */
 export function objectFacts(parts: UrlParts, contentType: string | undefined): ObjectFacts {
-  const hostPart = parts.origin.slice(parts.scheme.length + 3);
-  const facts: ObjectFacts = { kind: objectKind(parts.path, contentType), key: `${parts.scheme}://${hostPart}${parts.path}` };
-  const sequence = sequenceOf(hostPart, parts.path);
-  if (sequence) facts.sequence = sequence;
-  return facts;
+  const sequence = sequenceOf(parts.origin.slice(parts.scheme.length + 3), parts.path);
+  return { kind: objectKind(parts.path, contentType), key: parts.origin + parts.path, sequence };
 }
 
 /**
