@@ -128,5 +128,8 @@ describe('squid decoder', () => {
     expect(reason('1700000000.9999 1 10.0.0.1 TCP_MISS/200 1 GET http://a/ - HIER_NONE/- -')).toBe('bad_timestamp');
     expect(reason('1700000000.000 x 10.0.0.1 TCP_MISS/200 1 GET http://a/ - HIER_NONE/- -')).toBe('bad_number');
     expect(reason('1700000000.000 1 10.0.0.1 TCP_MISS/2x0 1 GET http://a/ - HIER_NONE/- -')).toBe('bad_number');
+    expect(reason('1700000000.000 0 10.0.0.1 NONE_NONE/000 0 - error:transaction-end-before-headers - HIER_NONE/- -')).toBe('no_request');
+    // A format without a URL has no requests to miss.
+    expect(reason('10.0.0.1 [10/Jun/2024:10:00:00 +0000] "curl/8.0"', 'useragent')).toBe('decoded');
   });
 });

@@ -21,6 +21,7 @@ export const SQUID_DECODE_ERRORS = [
   'bad_timestamp',
   'bad_client',
   'bad_number',
+  'no_request',
 ] as const;
 export type SquidDecodeError = (typeof SQUID_DECODE_ERRORS)[number];
 
@@ -109,6 +110,11 @@ export class SquidDecoder implements LineDecoder {
     const method = present(v[Field.Method]);
     let url = present(v[Field.Url]);
     if (url === undefined && v[Field.Path] !== undefined) url = present(v[Field.Path]);
+    // A connection closed before any request (`error:transaction-end-before-headers`, an
+    // unparsable request): no egress happened, so no record; counted.
+    if ((url === undefined || url.startsWith('error:')) && (this.format.has[Field.Url] || this.format.has[Field.Path])) {
+      throw new DecodeError('no_request');
+    }
     const contentType = present(v[Field.ContentType]) ?? present(v[Field.ReplyContentType]);
     const userAgent = present(v[Field.UserAgent]);
 
