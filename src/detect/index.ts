@@ -309,8 +309,9 @@ class Engine implements DetectionEngine, EngineIntrospection {
         ...(downgraded ? { severity: 'low' as const } : {}),
         ...common,
       });
-    } else if (!this.book.hasOpen('bittorrent', host)) {
-      // A BitTorrent host's volume is the same activity: one incident, not two.
+    } else if (!this.book.activeSince('bittorrent', host, state.lastSeen - this.ctx.longMs)) {
+      // A BitTorrent host's volume is the same activity, also while its long window still
+      // remembers it after the BitTorrent incident resolved: one incident, not two.
       const bulk =
         scoreRule(rules.bulk_acquisition, features) ??
         (this.book.hasOpen('bulk_acquisition', host) ? sustainRule(rules.bulk_acquisition, features) : undefined);
