@@ -252,6 +252,19 @@ describe('incident lifecycle', () => {
   });
 });
 
+describe('regressions', () => {
+  it('raises no bulk incident from a flow-only BitTorrent host whose long window still remembers the torrent', () => {
+    const records = bittorrentClient('10.8.0.1', DAY, 17 * 60, prng(30)).map((r) => {
+      delete r.app;
+      return r;
+    });
+    // Ordinary browsing after the BitTorrent incident resolved, within the same long window.
+    for (let i = 0; i < 50; i++) records.push(flow({ host: '10.8.0.1', remote: ipOf(i, 151), ts: DAY + 22 * HOUR + i * 20_000, bytesIn: 300_000 }));
+    const found = incidentsOf(records);
+    expect(found.map((i) => i.kind)).toEqual(['bittorrent']);
+  });
+});
+
 describe('swarm correlation', () => {
   it('lists every host sharing an info hash in one swarm incident', () => {
     const records = [
