@@ -28,6 +28,7 @@ const enricher = new Enricher(
       { name: 'bucket', owner: 'backup', match: { url_prefixes: ['https://store.example.net/backups/'] } },
       { name: 'iso', owner: 'it', expires: '2026-01-31', match: { info_hashes: ['dcfcdccfb9e670ccc3dd40c78c161f2bea243126'] } },
       { name: 'old', owner: 'it', expires: '2026-12-31', match: { trackers: ['http://torrent.ubuntu.com'] } },
+      { name: 'distro', owner: 'it', match: { trackers: ['tracker.debian.org'] } },
     ],
   }),
 );
@@ -105,5 +106,18 @@ describe('Enricher', () => {
     const lastDay = record({ ts: Date.parse('2026-01-31T23:00:00Z'), app: { name: 'bittorrent', infoHash: 'dcfcdccfb9e670ccc3dd40c78c161f2bea243126' } });
     enricher.enrich(lastDay);
     expect(lastDay.approval?.expired).toBe(false);
+  });
+
+  it('approves a tracker given as a bare host name by domain, whatever the announce URL', () => {
+    for (const [tracker, expected] of [
+      ['http://tracker.debian.org:6969/announce', 'distro'],
+      ['udp://ipv6.tracker.debian.org:6969', 'distro'],
+      ['http://tracker.debian.org.evil.net/announce', null],
+      ['http://nottracker.debian.org/announce', null],
+    ] as const) {
+      const rec = record({ app: { name: 'bittorrent', tracker } });
+      enricher.enrich(rec);
+      expect(rec.approval?.name ?? null, tracker).toBe(expected);
+    }
   });
 });

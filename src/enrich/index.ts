@@ -92,7 +92,14 @@ export class Enricher {
       }
       if (app.tracker) {
         const tracker = app.tracker.toLowerCase();
-        for (const t of this.byTracker) if (tracker === t.tracker || tracker.startsWith(t.tracker)) return ref(t.entry, 'tracker', at);
+        const host = trackerHost(tracker);
+        for (const t of this.byTracker) {
+          // An approved tracker given as a URL matches by prefix; as a bare name, by domain.
+          const matches = t.tracker.includes('://')
+            ? tracker.startsWith(t.tracker)
+            : host !== undefined && (host === t.tracker || host.endsWith(`.${t.tracker}`));
+          if (matches) return ref(t.entry, 'tracker', at);
+        }
       }
       return null;
     }
@@ -128,6 +135,12 @@ export class Enricher {
 
 function ref(entry: ApprovalEntry, matchedBy: string, at: number): ApprovalRef {
   return { name: entry.source.name, owner: entry.source.owner, expired: at > entry.expiresAt, matchedBy };
+}
+
+/** Host name of a tracker URL (`udp://tracker.example.org:6969/announce`), or of a bare host. */
+function trackerHost(tracker: string): string | undefined {
+  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^/:?#\s]+)/.exec(tracker);
+  return m?.[1];
 }
 
 /** Lowercase scheme and host so prefixes compare as URLs, not as raw text. */
