@@ -263,6 +263,14 @@ describe('regressions', () => {
     const found = incidentsOf(records);
     expect(found.map((i) => i.kind)).toEqual(['bittorrent']);
   });
+
+  it('opens no second bulk incident while the host only browses after a finished download', () => {
+    const records = bulkBurst('10.8.0.2', DAY, 60, prng(31));
+    // Sixteen hours later: a little browsing, still inside the long window of the burst.
+    records.push(...officeBrowsing('10.8.0.2', DAY - 8 * HOUR, prng(32)));
+    const found = incidentsOf(records);
+    expect(found.map((i) => i.kind)).toEqual(['bulk_acquisition']);
+  });
 });
 
 describe('swarm correlation', () => {

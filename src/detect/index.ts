@@ -9,7 +9,7 @@ import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
 import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
 import { ObjectIndex } from './objects.js';
-import { scoreRule, severityFor, sustainRule, type RuleShape, type Scored } from './scoring.js';
+import { hasCurrentSignal, scoreRule, severityFor, sustainRule, type RuleShape, type Scored } from './scoring.js';
 import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshot, snapshotPath, writeAtomically } from './snapshot.js';
 import { detectMetrics, type DetectMetrics } from './metrics.js';
 
@@ -312,9 +312,12 @@ class Engine implements DetectionEngine, EngineIntrospection {
     } else if (!this.book.activeSince('bittorrent', host, state.lastSeen - this.ctx.longMs)) {
       // A BitTorrent host's volume is the same activity, also while its long window still
       // remembers it after the BitTorrent incident resolved: one incident, not two.
-      const bulk =
-        scoreRule(rules.bulk_acquisition, features) ??
-        (this.book.hasOpen('bulk_acquisition', host) ? sustainRule(rules.bulk_acquisition, features) : undefined);
+      // Opening needs a short- or medium-window signal: evidence the long window merely
+      // remembers (yesterday's download, then ordinary browsing) is not a new acquisition.
+      const open = this.book.hasOpen('bulk_acquisition', host);
+      let bulk = scoreRule(rules.bulk_acquisition, features);
+      if (bulk && !open && !hasCurrentSignal(bulk)) bulk = undefined;
+      if (!bulk && open) bulk = sustainRule(rules.bulk_acquisition, features);
       if (bulk) {
         this.pending.push({
           kind: 'bulk_acquisition',

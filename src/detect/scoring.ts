@@ -74,6 +74,11 @@ export function scoreRule(rule: RuleShape, features: Features): Scored | undefin
 /** Signals of the short and medium windows: they say the activity is still going on now. */
 const CURRENT_SIGNAL = /_(1m|1h)$/;
 
+/** Did any short- or medium-window signal fire: is the activity going on now? */
+export function hasCurrentSignal(scored: Scored): boolean {
+  return scored.signals.some((s) => CURRENT_SIGNAL.test(s.name));
+}
+
 /**
  * Hysteresis for an incident already open: it stays alive while any short- or medium-window
  * signal of its rule still fires (gates apply only to opening). Long-window signals do not count,
