@@ -12,18 +12,8 @@ import { CaptureReader } from './capture.js';
 import { clientHello, dnsResponse, ethernetFrame, handshake, ipv4Packet, ipv6Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram } from './craft.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTracker, TrackerStats } from './flows.js';
 import { matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
+import { seededRandom } from '../../../test/support/random.js';
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function craftedCorpus(): Buffer[] {
   const T0 = Date.UTC(2026, 5, 11);
@@ -65,7 +55,7 @@ function mutate(input: Buffer, random: () => number): Buffer {
 describe('fuzz', () => {
   it('mutated captures never throw through the reader and flow assembly', () => {
     const corpus = [...craftedCorpus(), ...publicCorpus()];
-    const random = prng(0xe9e55d);
+    const random = seededRandom(0xe9e55d);
     const stats = new TrackerStats();
     let framingErrors = 0;
     let notCaptures = 0;
@@ -99,7 +89,7 @@ describe('fuzz', () => {
   });
 
   it('random bytes never throw through the payload decoders', () => {
-    const random = prng(42);
+    const random = seededRandom(42);
     const seeds = [
       Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'),
       clientHello('fuzz.example.com'),

@@ -2,21 +2,11 @@ import { describe, expect, test } from 'vitest';
 import { DecodeError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { PREDEFINED_FORMATS, createSquidDecoder } from './index.js';
+import { seededRandom } from '../../../test/support/random.js';
 
 // Random and mutated lines: the decoder either returns records or throws a DecodeError with a
 // reason; nothing else escapes, and every line is accounted for.
 
-/** Small deterministic PRNG so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS: Record<string, string[]> = {
   squid: [
@@ -59,7 +49,7 @@ function randomLine(rnd: () => number): string {
 describe('squid decoder fuzz', () => {
   for (const [format, seeds] of Object.entries(SEEDS)) {
     test(`mutated and random lines never throw anything but a DecodeError (${format.slice(0, 24)})`, () => {
-      const rnd = prng(0x5eed + format.length);
+      const rnd = seededRandom(0x5eed + format.length);
       const decoder = createSquidDecoder('fuzz', { logformat: format, max_line_length: 4096 });
       const out: FlowRecord[] = [];
       const reasons = new Map<string, number>();

@@ -1,21 +1,12 @@
 import type { Incident, IncidentChange } from '../../../src/incidents/types.js';
 import type { FlowRecord } from '../../../src/record.js';
 import type { SinkEntry } from '../../../src/sinks/types.js';
+import { seededRandom } from '../../support/random.js';
 
 // A deterministic synthetic corpus for the ClickHouse sink tests: incident lifecycles with
 // monotonically increasing versions, triage events, and enriched flow records spread over
 // hosts, remotes and minutes. Totals are computed here so the tests compare exactly.
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASE_MS = Date.UTC(2026, 5, 11, 9, 0, 0);
 
@@ -53,7 +44,7 @@ export interface IncidentCorpus {
 
 /** `count` incidents, each opened, updated a few times and (mostly) resolved, plus triage events. */
 export function incidentCorpus(count: number, seed = 1, idPrefix = 'inc'): IncidentCorpus {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const entries: SinkEntry[] = [];
   const latest = new Map<string, { version: number; status: string; bytesIn: number }>();
   let changes = 0;
@@ -103,7 +94,7 @@ export interface FlowCorpus {
 
 /** Enriched records for `hosts` internal hosts over `minutes` minutes, in batches of `batchSize`. */
 export function flowCorpus(options: { hosts: number; remotes: number; minutes: number; records: number; batchSize: number; seed?: number; startMs?: number }): FlowCorpus {
-  const random = rng(options.seed ?? 7);
+  const random = seededRandom(options.seed ?? 7);
   const start = options.startMs ?? BASE_MS;
   const perHost = new Map<string, FlowTotals>();
   const batches: FlowRecord[][] = [];
