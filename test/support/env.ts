@@ -7,7 +7,17 @@ import { fileURLToPath } from 'node:url';
 
 // Shared helpers for tests: public fixtures, real tools, free ports, servers stopped by PID.
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root, from the source tree (test/support) or the build (dist/test/support). */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'rules'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+export const REPO_ROOT = findRepoRoot();
 export const SHARED_FIXTURES = resolve(REPO_ROOT, '..', 'shared', 'fixtures');
 export const IN_CI = process.env.CI === 'true';
 
