@@ -1,5 +1,5 @@
 import type { FlowRecord, ApprovalRef } from '../record.js';
-import { CidrSet, parseCidr } from '../util/ip.js';
+import { CidrSet, parseCidr, parseIPv4 } from '../util/ip.js';
 import type { ApprovedSource, ApprovedSourcesRules, NetworksRules } from './rules.js';
 
 export * from './rules.js';
@@ -46,7 +46,11 @@ export class Enricher {
   }
 
   isInternal(ip: string): boolean {
-    return ip !== '' && this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
+    if (ip === '') return false;
+    // Nearly every address is IPv4: parse it once for both sets.
+    const v4 = parseIPv4(ip);
+    if (v4 >= 0) return this.internal.lookupV4(v4) !== undefined && (this.excluded.size === 0 || this.excluded.lookupV4(v4) === undefined);
+    return this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
   }
 
   /**

@@ -123,7 +123,7 @@ export class SquidDecoder implements LineDecoder {
     const serverIp = v[Field.ServerIp];
     if (serverIp !== undefined && serverIp !== '-' && isIpText(serverIp)) {
       const hierarchy = v[Field.Hierarchy];
-      if (hierarchy === undefined || !PEER_HIERARCHY.test(hierarchy)) dst = serverIp;
+      if (hierarchy === undefined || hierarchy === 'HIER_DIRECT' || !PEER_HIERARCHY.test(hierarchy)) dst = serverIp;
     }
     let dstPort = optionalUint(v[Field.ServerPort]);
 

@@ -48,12 +48,37 @@ export function parseUrl(url: string): UrlParts | undefined {
       break;
     }
   }
-  let authority = url.slice(authorityStart, authorityEnd);
-  const at = authority.lastIndexOf('@');
-  if (at >= 0) authority = authority.slice(at + 1);
-  const hostPort = splitHostPort(authority);
-  if (!hostPort || hostPort.host === '') return undefined;
-  const port = hostPort.port ?? DEFAULT_PORTS[scheme] ?? 0;
+  let host: string;
+  let port: number;
+  let origin: string | undefined;
+  const plain = plainAuthority(url, authorityStart, authorityEnd);
+  if (plain !== NOT_PLAIN) {
+    // Lowercase `host[:port]` as logged: the origin is a slice of the URL, nothing to rebuild.
+    const colon = plain;
+    host = url.slice(authorityStart, colon < 0 ? authorityEnd : colon);
+    if (host === '') return undefined;
+    if (colon < 0) {
+      port = DEFAULT_PORTS[scheme] ?? 0;
+      if (url.startsWith(scheme)) origin = url.slice(0, authorityEnd);
+    } else {
+      const explicit = parsePortRange(url, colon + 1, authorityEnd);
+      if (explicit < 0) return undefined;
+      port = explicit;
+      // `:080` is port 80: the origin says `:80`.
+      if (url.startsWith(scheme) && (authorityEnd - colon === 2 || url.charCodeAt(colon + 1) !== 48)) origin = url.slice(0, authorityEnd);
+    }
+    origin ??= `${scheme}://${host}${colon < 0 ? '' : `:${port}`}`;
+  } else {
+    let authority = url.slice(authorityStart, authorityEnd);
+    const at = authority.lastIndexOf('@');
+    if (at >= 0) authority = authority.slice(at + 1);
+    const hostPort = splitHostPort(authority);
+    if (!hostPort || hostPort.host === '') return undefined;
+    host = hostPort.host;
+    port = hostPort.port ?? DEFAULT_PORTS[scheme] ?? 0;
+    const hostText = hostPort.host.includes(':') ? `[${hostPort.host}]` : hostPort.host;
+    origin = `${scheme}://${hostText}${hostPort.port !== undefined ? `:${hostPort.port}` : ''}`;
+  }
   let path: string;
   let query = '';
   const q = url.indexOf('?', authorityEnd);
@@ -65,9 +90,37 @@ export function parseUrl(url: string): UrlParts | undefined {
     path = url.slice(authorityEnd, hash < 0 ? url.length : hash);
   }
   if (path === '') path = '/';
-  const hostText = hostPort.host.includes(':') ? `[${hostPort.host}]` : hostPort.host;
-  const origin = `${scheme}://${hostText}${hostPort.port !== undefined ? `:${hostPort.port}` : ''}`;
-  return { scheme, host: hostPort.host, port, path, query, origin };
+  return { scheme, host, port, path, query, origin };
+}
+
+const NOT_PLAIN = -2;
+
+/**
+ * Where the one `:` of a plain authority is (-1 when none), or NOT_PLAIN when it needs the
+ * general split: user info, brackets, several colons, upper case or non-ASCII.
+ */
+function plainAuthority(url: string, start: number, end: number): number {
+  let colon = -1;
+  for (let i = start; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 58 /* : */) {
+      if (colon >= 0) return NOT_PLAIN;
+      colon = i;
+    } else if (c === 64 /* @ */ || c === 91 /* [ */ || (c >= 65 && c <= 90) || c > 127) return NOT_PLAIN;
+  }
+  return colon;
+}
+
+/** The port in `text[start, end)`, as `parsePort`; -1 when not one. */
+function parsePortRange(text: string, start: number, end: number): number {
+  if (end === start || end - start > 5) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n <= 65535 ? n : -1;
 }
 
 /**
@@ -467,7 +520,7 @@ const MAX_SEQUENCE_DIGITS = 15;
  * query, lowercase host) and, when the name carries a number, the sequence it belongs to.
  */
 export function objectFacts(parts: UrlParts, contentType: string | undefined): ObjectFacts {
-  const sequence = sequenceOf(parts.origin.slice(parts.scheme.length + 3), parts.path);
+  const sequence = sequenceIn(parts.origin, parts.scheme.length + 3, parts.path);
   return { kind: objectKind(parts.path, contentType), key: parts.origin + parts.path, sequence };
 }
 
@@ -476,6 +529,11 @@ export function objectFacts(parts: UrlParts, contentType: string | undefined): O
  * extension and outside %XX escapes.
  */
 export function sequenceOf(host: string, path: string): { stem: string; n: number } | undefined {
+  return sequenceIn(host, 0, path);
+}
+
+/** `sequenceOf` with the host given as `origin` from `hostStart`: sliced only when a number is found. */
+function sequenceIn(origin: string, hostStart: number, path: string): { stem: string; n: number } | undefined {
   const slash = path.lastIndexOf('/');
   const dot = path.lastIndexOf('.');
   let end = (dot > slash + 1 && path.length - dot <= 10 ? dot : path.length) - 1;
@@ -490,6 +548,7 @@ export function sequenceOf(host: string, path: string): { stem: string; n: numbe
     if (start <= end) {
       if (end - start + 1 > MAX_SEQUENCE_DIGITS) return undefined;
       const n = Number(path.slice(start, end + 1));
+      const host = hostStart === 0 ? origin : origin.slice(hostStart);
       return { stem: `${host}${path.slice(0, start)}#${path.slice(end + 1)}`, n };
     }
     end = start - 3;
