@@ -24,6 +24,16 @@ const MAX_BLOCK = 16 * 1024 * 1024;
 /** Bytes of the next chunk joined to a leftover partial record (most records fit). */
 const STITCH_BYTES = 64 * 1024 + 64;
 
+// Record headers read straight from the bytes (bounds checked by the caller): these inline
+// where readUInt32LE does not, which counts at a million records a second.
+function u32le(buf: Buffer, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}
+
+function u32be(buf: Buffer, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
 /** Which capture format the first bytes announce, or undefined. */
 export function sniffCaptureFormat(head: Uint8Array): CaptureFormat | undefined {
   if (head.length < 4) return undefined;
@@ -141,20 +151,23 @@ export class CaptureReader {
     let pos = start;
     const le = this.littleEndian;
     const fraction = this.nanoseconds ? 1e6 : 1e3;
-    while (pos < stopAt && pos + 16 <= buf.length) {
-      const sec = le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
-      const sub = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
-      const capLen = le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
-      const wireLen = le ? buf.readUInt32LE(pos + 12) : buf.readUInt32BE(pos + 12);
+    const onPacket = this.onPacket;
+    const linktype = this.linktype;
+    const length = buf.length;
+    while (pos < stopAt && pos + 16 <= length) {
+      const sec = le ? u32le(buf, pos) : u32be(buf, pos);
+      const sub = le ? u32le(buf, pos + 4) : u32be(buf, pos + 4);
+      const capLen = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
+      const wireLen = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
       if (capLen > MAX_RECORD) {
         this.fail('bad_record_length');
         return pos;
       }
-      if (pos + 16 + capLen > buf.length) break;
+      if (pos + 16 + capLen > length) break;
       const start = pos + 16;
       pos = start + capLen;
       this.packets++;
-      this.onPacket(this.linktype, sec * 1000 + sub / fraction, buf, start, pos, wireLen < capLen ? capLen : wireLen);
+      onPacket(linktype, sec * 1000 + sub / fraction, buf, start, pos, wireLen < capLen ? capLen : wireLen);
     }
     return pos;
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../record.js';
 import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram } from './craft.js';
-import { DEFAULT_FLOW_OPTIONS, FlowTracker, type FlowOptions } from './flows.js';
+import { parseIPv4 } from '../../util/ip.js';
+import { DEFAULT_FLOW_OPTIONS, FlowTracker, hashV4, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
@@ -110,6 +111,32 @@ describe('flow assembly', () => {
     send(T0 + 2, tcp('10.0.0.7', 41000, '198.51.100.1', 80, TCP_ACK | PSH, 7, Buffer.from(' HTTP/1.1\r\nHost: h\r\n\r\n')));
     t.finish();
     expect(t.heldHeadBytes).toBe(0);
+  });
+
+  it('two IPv4 connections whose keys hash alike stay two flows, closed state included', () => {
+    // Two client endpoints talking to one server whose 5-tuples share a hash (found by a search).
+    const server = '198.51.100.1';
+    const [aIp, aPort] = ['10.0.0.10', 52817];
+    const [bIp, bPort] = ['10.0.0.20', 19576];
+    expect(hashV4(6, parseIPv4(aIp), aPort, parseIPv4(server), 80)).toBe(hashV4(6, parseIPv4(bIp), bPort, parseIPv4(server), 80));
+    const { t, out, send } = tracker({ closeLingerMs: 1000 });
+    send(T0, tcp(aIp, aPort, server, 80, TCP_SYN, 1));
+    send(T0 + 1, tcp(bIp, bPort, server, 80, TCP_SYN, 1));
+    send(T0 + 2, tcp(server, 80, aIp, aPort, TCP_SYN | TCP_ACK, 9));
+    send(T0 + 3, tcp(server, 80, bIp, bPort, TCP_SYN | TCP_ACK, 9));
+    expect(t.trackedFlows).toBe(2);
+    send(T0 + 4, tcp(server, 80, aIp, aPort, TCP_RST | TCP_ACK, 10));
+    // A's flow ends after its linger; B's goes on, and A's late FIN is recognised as after the close.
+    send(T0 + 3000, tcp(bIp, bPort, server, 80, TCP_ACK, 2));
+    send(T0 + 3001, tcp(aIp, aPort, server, 80, TCP_ACK | TCP_FIN, 2));
+    t.finish();
+    expect(out.map((r) => [r.src, r.srcPort, r.packetsOut, r.packetsIn])).toEqual([
+      [aIp, aPort, 1, 2],
+      [bIp, bPort, 2, 1],
+    ]);
+    expect(t.stats.skipped.get('after_close')).toBe(1);
+    expect(t.stats.ended.get('rst')).toBe(1);
+    expect(t.stats.ended.get('end')).toBe(1);
   });
 
   it('IPv6 flows and later fragments (counted, not attributed)', () => {

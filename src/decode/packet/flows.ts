@@ -74,6 +74,22 @@ export class TrackerStats {
 }
 
 type Endpoint = number | string;
+type FlowKey = number | string;
+
+/** Text key of an IPv4 flow: 16-bit units, no number formatting; the lower endpoint first. */
+function textKeyV4(proto: number, low: number, lowPort: number, high: number, highPort: number): string {
+  return String.fromCharCode(proto, low >>> 16, low & 0xffff, lowPort, high >>> 16, high & 0xffff, highPort);
+}
+
+/** A small-integer hash of an IPv4 5-tuple (endpoints in key order). Exported for tests. */
+export function hashV4(proto: number, low: number, lowPort: number, high: number, highPort: number): number {
+  let h = Math.imul(low ^ 0x9e3779b9, 0x85ebca6b) ^ high;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ ((lowPort << 16) | highPort);
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ proto;
+  h ^= h >>> 16;
+  // 31 bits, signed: a small integer, so a map lookup allocates nothing.
+  return h >> 1;
+}
 
 /** Where the head of one direction of a TCP stream stands. */
 const HEAD_COLLECTING = 0;
@@ -114,9 +130,15 @@ class Flow {
   trackerConnected = false;
   /** IPv4 initiator address: the direction test without building endpoint keys. */
   initiatorV4 = -1;
+  /** IPv4 endpoints in key order (lower first): checks a hashed key, rebuilds the text key. */
+  lowV4 = 0;
+  lowPort = 0;
+  highV4 = 0;
+  highPort = 0;
 
   constructor(
-    readonly key: string,
+    /** A number (hash of an IPv4 5-tuple) or the text key; see FlowTracker.account. */
+    readonly key: FlowKey,
     readonly proto: number,
     readonly v6: boolean,
     readonly initiator: Endpoint,
@@ -139,7 +161,13 @@ function compactEndpoint(entry: Buffer): Endpoint {
 }
 
 export class FlowTracker {
-  private readonly flows = new Map<string, Flow>();
+  /**
+   * IPv4 flows sit under a hash of their 5-tuple (checked against the flow's endpoints);
+   * one whose hash is taken by another flow, and every IPv6 flow, under its text key.
+   */
+  private readonly flows = new Map<FlowKey, Flow>();
+  /** Set once an IPv4 flow had to take its text key: a miss then also looks there. */
+  private hashCollided = false;
   private readonly view = new PacketView();
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
@@ -210,25 +238,41 @@ export class FlowTracker {
   }
 
   private account(view: PacketView, tsMs: number): void {
-    // Keys are short strings of 16-bit units (no number formatting on the hot path), the
-    // lower endpoint first so both directions meet in one flow.
-    let key: string;
+    // The lower endpoint first so both directions meet in one flow.
+    let key: FlowKey;
+    let flow: Flow | undefined;
     let from: Endpoint | undefined;
     if (view.ipVersion === 4) {
       const s = view.srcV4;
       const d = view.dstV4;
       const sp = view.srcPort;
       const dp = view.dstPort;
-      key =
-        s < d || (s === d && sp <= dp)
-          ? String.fromCharCode(view.proto, s >>> 16, s & 0xffff, sp, d >>> 16, d & 0xffff, dp)
-          : String.fromCharCode(view.proto, d >>> 16, d & 0xffff, dp, s >>> 16, s & 0xffff, sp);
+      const srcLow = s < d || (s === d && sp <= dp);
+      const low = srcLow ? s : d;
+      const lowPort = srcLow ? sp : dp;
+      const high = srcLow ? d : s;
+      const highPort = srcLow ? dp : sp;
+      const proto = view.proto;
+      // A number key: no string built or hashed per packet.
+      key = hashV4(proto, low, lowPort, high, highPort);
+      flow = this.flows.get(key);
+      const same = flow !== undefined && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
+      if (!same && (flow !== undefined || this.hashCollided)) {
+        const text = textKeyV4(proto, low, lowPort, high, highPort);
+        const found = this.flows.get(text);
+        if (found !== undefined || flow !== undefined) {
+          // Ours under its text key, or the hash belongs to another flow: use the text key.
+          if (flow !== undefined) this.hashCollided = true;
+          key = text;
+        }
+        flow = found;
+      }
     } else {
       from = endpointV6(view.buf, view.srcOff, view.srcPort);
       const to = endpointV6(view.buf, view.dstOff, view.dstPort);
       key = from < to ? `6${view.proto}|${from}|${to}` : `6${view.proto}|${to}|${from}`;
+      flow = this.flows.get(key);
     }
-    let flow = this.flows.get(key);
     const flags = view.tcpFlags;
     if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
       // A new connection reusing the ports of a closed one.
@@ -236,7 +280,7 @@ export class FlowTracker {
       flow = undefined;
     }
     if (flow === undefined) {
-      if (view.proto === 6 && view.payloadLen === 0 && (flags & TCP_SYN) === 0 && this.closedKeys.get(key, tsMs) !== undefined) {
+      if (view.proto === 6 && view.payloadLen === 0 && (flags & TCP_SYN) === 0 && this.closedKeys.get(this.textKeyOf(view), tsMs) !== undefined) {
         this.stats.count(this.stats.skipped, 'after_close');
         return;
       }
@@ -272,7 +316,21 @@ export class FlowTracker {
     if (!flow.inspectDone && view.payloadLen > 0) this.inspect(flow, view, outbound);
   }
 
-  private open(view: PacketView, key: string, tsMs: number): Flow {
+  /** The text key of the packet's flow (as closed flows are remembered). */
+  private textKeyOf(view: PacketView): string {
+    if (view.ipVersion === 6) {
+      const from = endpointV6(view.buf, view.srcOff, view.srcPort);
+      const to = endpointV6(view.buf, view.dstOff, view.dstPort);
+      return from < to ? `6${view.proto}|${from}|${to}` : `6${view.proto}|${to}|${from}`;
+    }
+    const s = view.srcV4;
+    const d = view.dstV4;
+    const sp = view.srcPort;
+    const dp = view.dstPort;
+    return s < d || (s === d && sp <= dp) ? textKeyV4(view.proto, s, sp, d, dp) : textKeyV4(view.proto, d, dp, s, sp);
+  }
+
+  private open(view: PacketView, key: FlowKey, tsMs: number): Flow {
     if (this.flows.size >= this.options.maxFlows) {
       // Oldest-created flow goes first: bounded memory wins over completeness.
       const oldest = this.flows.values().next();
@@ -303,7 +361,16 @@ export class FlowTracker {
       : new Flow(key, view.proto, view.ipVersion === 6, from, to, srcText, view.srcPort, dstText, view.dstPort);
     flow.ts = tsMs;
     flow.tsEnd = tsMs;
-    if (view.ipVersion === 4) flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
+    if (view.ipVersion === 4) {
+      flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
+      const s = view.srcV4;
+      const d = view.dstV4;
+      const srcLow = s < d || (s === d && view.srcPort <= view.dstPort);
+      flow.lowV4 = srcLow ? s : d;
+      flow.lowPort = srcLow ? view.srcPort : view.dstPort;
+      flow.highV4 = srcLow ? d : s;
+      flow.highPort = srcLow ? view.dstPort : view.srcPort;
+    }
     const responderIp = reversed ? this.ipKey(view, true) : this.ipKey(view, false);
     flow.serverName = this.dnsNames.get(responderIp, tsMs);
     this.flows.set(key, flow);
@@ -618,7 +685,7 @@ export class FlowTracker {
     this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
     flow.headOut = undefined;
     flow.headIn = undefined;
-    if (flow.closedAt >= 0) this.closedKeys.set(flow.key, true, this.now);
+    if (flow.closedAt >= 0) this.closedKeys.set(typeof flow.key === 'string' ? flow.key : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort), true, this.now);
     this.emit(flow, reason);
   }
 

@@ -64,6 +64,16 @@ export type LayerResult =
   | 'bad_tcp_header'
   | 'truncated_udp';
 
+// Big-endian reads straight from the bytes: callers have checked the bounds, and unlike
+// readUInt32BE these inline and return an unboxed number.
+function u16(data: Buffer, off: number): number {
+  return (data[off]! << 8) | data[off + 1]!;
+}
+
+function u32(data: Buffer, off: number): number {
+  return ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) >>> 0;
+}
+
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 
@@ -100,12 +110,12 @@ export function decodeLayers(linktype: number, data: Buffer, view: PacketView, s
 
 function decodeEthernet(data: Buffer, start: number, end: number, view: PacketView): LayerResult {
   if (start + 14 > end) return 'truncated_link';
-  let type = data.readUInt16BE(start + 12);
+  let type = u16(data, start + 12);
   let off = start + 14;
   // 802.1Q, 802.1ad (QinQ) and the older 0x9100 tag, stacked any number of times.
   while (type === 0x8100 || type === 0x88a8 || type === 0x9100) {
     if (off + 4 > end) return 'truncated_link';
-    type = data.readUInt16BE(off + 2);
+    type = u16(data, off + 2);
     off += 4;
   }
   return decodeEthertype(type, data, off, end, view);
@@ -143,17 +153,17 @@ function decodeIPv4(data: Buffer, off: number, frameEnd: number, view: PacketVie
   const headerLen = (vihl & 15) * 4;
   if (headerLen < 20) return 'bad_ip_header';
   if (off + headerLen > frameEnd) return 'truncated_ip';
-  let totalLen = data.readUInt16BE(off + 2);
+  let totalLen = u16(data, off + 2);
   const captured = frameEnd - off;
   // Segmentation offload on the capturing host leaves 0 in the length field.
   if (totalLen === 0) totalLen = captured;
   if (totalLen < headerLen) return 'bad_ip_header';
   view.ipVersion = 4;
   view.ipLength = totalLen;
-  view.srcV4 = data.readUInt32BE(off + 12);
-  view.dstV4 = data.readUInt32BE(off + 16);
+  view.srcV4 = u32(data, off + 12);
+  view.dstV4 = u32(data, off + 16);
   view.proto = data[off + 9]!;
-  const fragField = data.readUInt16BE(off + 6);
+  const fragField = u16(data, off + 6);
   const fragOffset = fragField & 0x1fff;
   view.fragment = fragOffset !== 0 || (fragField & 0x2000) !== 0;
   view.laterFragment = fragOffset !== 0;
@@ -165,7 +175,7 @@ function decodeIPv4(data: Buffer, off: number, frameEnd: number, view: PacketVie
 function decodeIPv6(data: Buffer, off: number, frameEnd: number, view: PacketView): LayerResult {
   if (off + 40 > frameEnd) return 'truncated_ip';
   if (data[off]! >> 4 !== 6) return 'bad_ip_version';
-  const payloadLen = data.readUInt16BE(off + 4);
+  const payloadLen = u16(data, off + 4);
   const captured = frameEnd - off - 40;
   view.ipVersion = 6;
   // Jumbograms (length 0) and offloaded segments: the captured length stands in.
@@ -224,9 +234,9 @@ function decodeTransport(data: Buffer, off: number, end: number, view: PacketVie
     if (off + 20 > end) return 'truncated_tcp';
     const dataOffset = (data[off + 12]! >> 4) * 4;
     if (dataOffset < 20) return 'bad_tcp_header';
-    view.srcPort = data.readUInt16BE(off);
-    view.dstPort = data.readUInt16BE(off + 2);
-    view.tcpSeq = data.readUInt32BE(off + 4);
+    view.srcPort = u16(data, off);
+    view.dstPort = u16(data, off + 2);
+    view.tcpSeq = u32(data, off + 4);
     view.tcpFlags = data[off + 13]!;
     if (off + dataOffset > end) {
       // Options cut by the snap length: the ports and flags still count.
@@ -239,9 +249,9 @@ function decodeTransport(data: Buffer, off: number, end: number, view: PacketVie
   }
   if (view.proto === 17 || view.proto === 136) {
     if (off + 8 > end) return 'truncated_udp';
-    view.srcPort = data.readUInt16BE(off);
-    view.dstPort = data.readUInt16BE(off + 2);
-    const udpLen = data.readUInt16BE(off + 4);
+    view.srcPort = u16(data, off);
+    view.dstPort = u16(data, off + 2);
+    const udpLen = u16(data, off + 4);
     view.payloadOff = off + 8;
     const avail = end - view.payloadOff;
     view.payloadLen = udpLen >= 8 && udpLen - 8 < avail ? udpLen - 8 : avail;
