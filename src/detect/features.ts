@@ -88,7 +88,7 @@ const R_SHARED = 4;
 const R_ACTIVE = 5;
 const R_APPROVED_IN = 6;
 const R_SUSTAINED = 7;
-const RING_WIDTH = 8;
+export const RING_WIDTH = 8;
 /** Scratch for ringSums(): features are read synchronously, one host at a time. */
 const RING_SUMS = new Float64Array(RING_WIDTH);
 
@@ -134,9 +134,10 @@ export class HostState {
   mBtApproved = 0;
   mDutyMarked = false;
   readonly mPeers: HyperLogLog;
-  readonly mP2pPeers: HyperLogLog;
-  readonly mP2pPorts: HyperLogLog;
-  readonly mBtPortPeers: HyperLogLog;
+  /** Port-pattern sketches, allocated on the first matching flow: most hosts never need them. */
+  mP2pPeers: HyperLogLog | null = null;
+  mP2pPorts: HyperLogLog | null = null;
+  mBtPortPeers: HyperLogLog | null = null;
   mObjects: HyperLogLog | null = null;
   gapCount = 0;
   gapMean = 0;
@@ -148,12 +149,14 @@ export class HostState {
   heavyPeers = 0;
   /** The record just observed looked peer-to-peer (unprivileged ports both sides, not a service). */
   lastWasP2p = false;
-  /** Unapproved bytes downloaded per short window of the medium window, flows spread over their span. */
-  mShortBytes: Float32Array | null = null;
 
   // Long window.
-  /** Allocated when the first medium window closes: one-off hosts never need them. */
-  ringSlot: Int32Array | null = null;
+  /**
+   * One buffer per host (each typed array costs far more than its payload): the long-window
+   * ring, one row per medium window, rows of windows outside the long window zeroed; then the
+   * unapproved bytes downloaded per short window of the running medium window, flows spread
+   * over their span. Allocated on the first download or medium close.
+   */
   ring: Float32Array | null = null;
   block = -1;
   /** Distinct values of the current half of the long window... */
@@ -186,9 +189,6 @@ export class HostState {
     const p = ctx.precision;
     this.sPeers = new HyperLogLog(p);
     this.mPeers = new HyperLogLog(p);
-    this.mP2pPeers = new HyperLogLog(p);
-    this.mP2pPorts = new HyperLogLog(Math.min(p, 10));
-    this.mBtPortPeers = new HyperLogLog(Math.min(p, 10));
     this.peersCurrent = new HyperLogLog(p);
     this.peersLong = new HyperLogLog(p);
   }
@@ -297,10 +297,10 @@ export class HostState {
     const hostPort = rec.host === rec.src ? rec.srcPort : rec.dstPort;
     this.lastWasP2p = false;
     const onWeakPort = ctx.weakPorts.has(remote.port) || ctx.weakPorts.has(hostPort);
-    if (onWeakPort) this.mBtPortPeers.addHash(ipHash);
+    if (onWeakPort) (this.mBtPortPeers ??= new HyperLogLog(Math.min(ctx.precision, 10))).addHash(ipHash);
     else if (remote.port >= 1024 && hostPort >= 1024 && !ctx.servicePorts.has(remote.port) && (!app || bt)) {
-      this.mP2pPeers.addHash(ipHash);
-      this.mP2pPorts.addHash(mix32(remote.port + 1));
+      (this.mP2pPeers ??= new HyperLogLog(ctx.precision)).addHash(ipHash);
+      (this.mP2pPorts ??= new HyperLogLog(Math.min(ctx.precision, 10))).addHash(mix32(remote.port + 1));
       this.lastWasP2p = true;
     }
 
@@ -352,11 +352,12 @@ export class HostState {
   /** Spread a download over the short windows its flow covers, inside the running medium window. */
   private spreadDownload(ts: number, duration: number, bytes: number, ctx: FeatureContext): void {
     const perMedium = ctx.shortsPerMedium;
-    const shorts = (this.mShortBytes ??= new Float32Array(perMedium));
+    const ring = this.ringBuffer(ctx);
+    const base = ctx.slots * RING_WIDTH;
     const windowStart = this.medium * ctx.mediumMs;
     const first = Math.floor((ts - windowStart) / ctx.shortMs);
     if (duration <= 0) {
-      if (first >= 0 && first < perMedium) shorts[first]! += bytes;
+      if (first >= 0 && first < perMedium) ring[base + first]! += bytes;
       return;
     }
     const end = ts + duration;
@@ -364,7 +365,7 @@ export class HostState {
     for (let i = Math.max(0, first); i <= last; i++) {
       const from = Math.max(ts, windowStart + i * ctx.shortMs);
       const to = Math.min(end, windowStart + (i + 1) * ctx.shortMs);
-      if (to > from) shorts[i]! += (bytes * (to - from)) / duration;
+      if (to > from) ring[base + i]! += (bytes * (to - from)) / duration;
     }
   }
 
@@ -402,14 +403,15 @@ export class HostState {
     this.mShared++;
   }
 
+  private ringBuffer(ctx: FeatureContext): Float32Array {
+    return (this.ring ??= new Float32Array(ctx.slots * RING_WIDTH + ctx.shortsPerMedium));
+  }
+
   /** Close the medium window: push it into the long-window ring and the baseline. */
   closeMedium(next: number, ctx: FeatureContext): void {
     const slot = this.medium % ctx.slots;
-    this.ringSlot ??= new Int32Array(ctx.slots).fill(-1);
-    this.ring ??= new Float32Array(ctx.slots * RING_WIDTH);
-    this.ringSlot[slot] = this.medium;
+    const ring = this.ringBuffer(ctx);
     const row = slot * RING_WIDTH;
-    const ring = this.ring;
     ring[row + R_BYTES_IN] = this.mBytesInAll;
     ring[row + R_BYTES_OUT] = this.mBytesOut;
     ring[row + R_BT_EVIDENCE] = this.mBtEvidence;
@@ -418,6 +420,10 @@ export class HostState {
     ring[row + R_ACTIVE] = this.mDutyMarked ? 1 : 0;
     ring[row + R_APPROVED_IN] = this.mApprovedIn;
     ring[row + R_SUSTAINED] = this.sustainedShorts(ctx) >= ctx.sustainedHourShorts ? 1 : 0;
+    // Windows skipped while idle hold nothing; once the long window has passed every row is stale.
+    const skipped = next - this.medium - 1;
+    if (skipped >= ctx.slots - 1) ring.fill(0, 0, ctx.slots * RING_WIDTH);
+    else for (let w = this.medium + 1; w < next; w++) ring.fill(0, (w % ctx.slots) * RING_WIDTH, (w % ctx.slots + 1) * RING_WIDTH);
 
     // Baseline: this window, then the idle windows skipped since, as zeros.
     const alpha = ctx.baselineAlpha;
@@ -433,16 +439,16 @@ export class HostState {
     this.mBtEvidence = this.mBtApproved = 0;
     this.mDutyMarked = false;
     this.mPeers.clear();
-    this.mP2pPeers.clear();
-    this.mP2pPorts.clear();
-    this.mBtPortPeers.clear();
+    this.mP2pPeers?.clear();
+    this.mP2pPorts?.clear();
+    this.mBtPortPeers?.clear();
     this.mObjects?.clear();
     this.gapCount = this.gapMean = this.gapM2 = 0;
     this.lastDownloadTs = -Infinity;
     this.remotes.clear();
     this.sources.clear();
     this.heavyPeers = 0;
-    this.mShortBytes?.fill(0);
+    ring.fill(0, ctx.slots * RING_WIDTH);
   }
 
   /** Close the short window (after features were read). */
@@ -459,28 +465,32 @@ export class HostState {
 
   private sustainedShorts(ctx: FeatureContext): number {
     let n = 0;
-    if (this.mShortBytes) for (const b of this.mShortBytes) if (b >= ctx.sustainedMinBytes) n++;
+    const ring = this.ring;
+    if (!ring) return 0;
+    for (let i = ctx.slots * RING_WIDTH; i < ring.length; i++) if (ring[i]! >= ctx.sustainedMinBytes) n++;
     return n;
   }
 
   /** Column sums of the completed medium windows still inside the long window. */
   private ringSums(ctx: FeatureContext): Float64Array {
     const sums = RING_SUMS.fill(0);
-    const slots = this.ringSlot;
     const ring = this.ring;
-    if (!slots || !ring) return sums;
-    const oldest = this.medium - ctx.slots;
+    if (!ring) return sums;
+    // The running window's row still holds the window one long window ago: outside.
+    const running = this.medium % ctx.slots;
     for (let s = 0; s < ctx.slots; s++) {
-      const w = slots[s]!;
-      if (w <= oldest || w >= this.medium) continue;
+      if (s === running) continue;
       const row = s * RING_WIDTH;
       for (let c = 0; c < RING_WIDTH; c++) sums[c]! += ring[row + c]!;
     }
     return sums;
   }
 
-  /** The features every rule reads, at event time `now`. */
-  features(ctx: FeatureContext, population: Population | null): Features {
+  /**
+   * The features every rule reads, at event time `now`. With `into`, fills that object instead
+   * of a new one (the engine reuses one per evaluation: no garbage on the hot path).
+   */
+  features(ctx: FeatureContext, population: Population | null, into?: Features): Features {
     const activeMinutes = this.mActiveShort + (this.sActive ? 1 : 0);
     const sustained = this.sustainedShorts(ctx);
     const reg = this.gapCount >= ctx.regularityMinSamples ? regularity(this.gapCount, this.gapMean, this.gapM2) : this.previousRegularity;
@@ -488,41 +498,38 @@ export class HostState {
     const bytesIn24 = ring[R_BYTES_IN]! + this.mBytesInAll;
     const approvedIn24 = ring[R_APPROVED_IN]! + this.mApprovedIn;
     const baselineReady = this.baselineWindows >= ctx.baselineWarmup;
-    return {
-      bytes_in_1m: this.sBytesIn,
-      bytes_in_1h: this.mBytesIn,
-      bytes_in_24h: bytesIn24,
-      bytes_out_24h: ring[R_BYTES_OUT]! + this.mBytesOut,
-      peers_1m: this.sPeers.count(),
-      peers_1h: this.mPeers.count(),
-      peers_24h: this.peersLong.count(),
-      heavy_peers_1h: this.heavyPeers,
-      p2p_peers_1h: this.mP2pPeers.count(),
-      p2p_ports_1h: this.mP2pPorts.count(),
-      bt_port_peers_1h: this.mBtPortPeers.count(),
-      bt_evidence: ring[R_BT_EVIDENCE]! + this.mBtEvidence,
-      bt_approved: ring[R_BT_APPROVED]! + this.mBtApproved,
-      info_hashes: this.infoHashes?.size ?? 0,
-      duty_24h: ring[R_ACTIVE]! + (this.mDutyMarked ? 1 : 0),
-      active_minutes_1h: activeMinutes,
-      sustained_minutes_1h: sustained,
-      sustained_hours_24h: ring[R_SUSTAINED]! + (sustained >= ctx.sustainedHourShorts ? 1 : 0),
-      regularity_1h: reg,
-      downloads_1h: this.mDownloads,
-      large_transfers_1h: this.mLargeTransfers,
-      objects_1m: this.sObjects?.count() ?? 0,
-      objects_1h: this.mObjects?.count() ?? 0,
-      objects_24h: this.objectsLong?.count() ?? 0,
-      large_objects_1h: this.mLargeObjects,
-      sequential_1h: this.mSequential,
-      shared_objects_24h: ring[R_SHARED]! + this.mShared,
-      volume_vs_baseline: baselineReady ? this.mBytesIn / Math.max(this.ewma, ctx.baselineFloor) : 0,
-      volume_z:
-        population && population.hosts > 0
-          ? Math.max(0, (this.mBytesIn - population.median) / Math.max(1.4826 * population.mad, ctx.baselineFloor))
-          : 0,
-      approved_share: bytesIn24 + approvedIn24 > 0 ? approvedIn24 / (bytesIn24 + approvedIn24) : 0,
-    };
+    const f: Features = into ?? {};
+    f.bytes_in_1m = this.sBytesIn;
+    f.bytes_in_1h = this.mBytesIn;
+    f.bytes_in_24h = bytesIn24;
+    f.bytes_out_24h = ring[R_BYTES_OUT]! + this.mBytesOut;
+    f.peers_1m = this.sPeers.count();
+    f.peers_1h = this.mPeers.count();
+    f.peers_24h = this.peersLong.count();
+    f.heavy_peers_1h = this.heavyPeers;
+    f.p2p_peers_1h = this.mP2pPeers?.count() ?? 0;
+    f.p2p_ports_1h = this.mP2pPorts?.count() ?? 0;
+    f.bt_port_peers_1h = this.mBtPortPeers?.count() ?? 0;
+    f.bt_evidence = ring[R_BT_EVIDENCE]! + this.mBtEvidence;
+    f.bt_approved = ring[R_BT_APPROVED]! + this.mBtApproved;
+    f.info_hashes = this.infoHashes?.size ?? 0;
+    f.duty_24h = ring[R_ACTIVE]! + (this.mDutyMarked ? 1 : 0);
+    f.active_minutes_1h = activeMinutes;
+    f.sustained_minutes_1h = sustained;
+    f.sustained_hours_24h = ring[R_SUSTAINED]! + (sustained >= ctx.sustainedHourShorts ? 1 : 0);
+    f.regularity_1h = reg;
+    f.downloads_1h = this.mDownloads;
+    f.large_transfers_1h = this.mLargeTransfers;
+    f.objects_1m = this.sObjects?.count() ?? 0;
+    f.objects_1h = this.mObjects?.count() ?? 0;
+    f.objects_24h = this.objectsLong?.count() ?? 0;
+    f.large_objects_1h = this.mLargeObjects;
+    f.sequential_1h = this.mSequential;
+    f.shared_objects_24h = ring[R_SHARED]! + this.mShared;
+    f.volume_vs_baseline = baselineReady ? this.mBytesIn / Math.max(this.ewma, ctx.baselineFloor) : 0;
+    f.volume_z = population && population.hosts > 0 ? Math.max(0, (this.mBytesIn - population.median) / Math.max(1.4826 * population.mad, ctx.baselineFloor)) : 0;
+    f.approved_share = bytesIn24 + approvedIn24 > 0 ? approvedIn24 / (bytesIn24 + approvedIn24) : 0;
+    return f;
   }
 
   /** Top remotes of the running medium window by bytes downloaded. */
@@ -535,9 +542,9 @@ export class HostState {
 
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
-    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.ringSlot?.byteLength ?? 0) + (this.remotes.size + this.sources.size) * 120 + (this.infoHashes?.size ?? 0) * 100;
-    for (const s of [this.sPeers, this.mPeers, this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.peersCurrent, this.peersLong]) bytes += s.byteSize();
-    for (const s of [this.sObjects, this.mObjects, this.objectsCurrent, this.objectsLong]) if (s) bytes += s.byteSize();
+    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.remotes.size + this.sources.size) * 120 + (this.infoHashes?.size ?? 0) * 100;
+    for (const s of [this.sPeers, this.mPeers, this.peersCurrent, this.peersLong]) bytes += s.byteSize();
+    for (const s of [this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.sObjects, this.mObjects, this.objectsCurrent, this.objectsLong]) if (s) bytes += s.byteSize();
     return bytes;
   }
 }

@@ -256,6 +256,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
   }
 
   private readonly swarmContext: SwarmContext;
+  /** Filled by every evaluation and read before the next: scores copy what they keep. */
+  private readonly scratchFeatures: Features = {};
 
   /** The short window of `state` closed: read its features and score the per-host rules. */
   private closeShort(state: HostState): void {
@@ -263,7 +265,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
       state.closeShort();
       return;
     }
-    const features = state.features(this.ctx, this.population);
+    const features = state.features(this.ctx, this.population, this.scratchFeatures);
     const rules = this.rules.rules;
     const host = state.host;
 
@@ -282,7 +284,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
     let p2p = scoreRule(rules.p2p_flows, features);
     if (!p2p && !bt && this.book.hasOpen('bittorrent', host)) p2p = sustainRule(rules.p2p_flows, features);
     if (p2p && (!bt || p2p.score > bt.score) && !downgraded) bt = p2p;
-    const common = {
+    // Built only for a finding: most evaluations find nothing.
+    const common = () => ({
       key: host,
       evaluatedAt: (state.short + 1) * this.ctx.shortMs,
       hosts: [host],
@@ -294,7 +297,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
       remotes: state.topRemotes(this.rules.lifecycle.top_remotes),
       users: [...(state.users ?? [])].sort(),
       ...this.expiredNote(state),
-    };
+    });
     if (bt) {
       const viaProtocol = bt.rule.startsWith(`${rules.bittorrent.id}@`);
       this.pending.push({
@@ -307,7 +310,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
         infoHashes: [...(state.infoHashes ?? [])],
         approvedSource,
         ...(downgraded ? { severity: 'low' as const } : {}),
-        ...common,
+        ...common(),
       });
     } else if (!this.book.activeSince('bittorrent', host, state.lastSeen - this.ctx.longMs)) {
       // A BitTorrent host's volume is the same activity, also while its long window still
@@ -328,7 +331,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
           activityTs: state.lastUnapprovedTs,
           infoHashes: [],
           approvedSource: null,
-          ...common,
+          ...common(),
         });
       }
     }

@@ -1,13 +1,14 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HyperLogLog } from './hll.js';
-import { HostState, type FeatureContext } from './features.js';
+import { HostState, RING_WIDTH, type FeatureContext } from './features.js';
 
 // The detection snapshot: `<stateDir>/detect/snapshot.json`, written to a temporary file,
 // fsync'd, renamed over the old one and the directory fsync'd, so a crash leaves either the old
 // or the new snapshot, never a torn one.
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: the long-window ring and the per-minute download totals share one buffer. */
+export const SNAPSHOT_VERSION = 2;
 
 export function snapshotPath(stateDir: string): string {
   return join(stateDir, 'detect', 'snapshot.json');
@@ -119,8 +120,8 @@ export function decodeHost(json: unknown, ctx: FeatureContext): HostState | unde
   const fields = decode(json) as Record<string, unknown>;
   if (typeof fields.host !== 'string') return undefined;
   const state = new HostState(fields.host, ctx);
-  const ringSlot = fields.ringSlot as Int32Array | null;
-  if (ringSlot && ringSlot.length !== ctx.slots) return undefined;
+  const ring = fields.ring as Float32Array | null;
+  if (ring && ring.length !== ctx.slots * RING_WIDTH + ctx.shortsPerMedium) return undefined;
   Object.assign(state, fields);
   return state;
 }
