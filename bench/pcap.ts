@@ -3,6 +3,7 @@
 // Also compares the capture framing alone: our reader vs the pcap-parser package.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +126,19 @@ async function framingOnly(path: string): Promise<void> {
       () => n++,
       () => undefined,
     );
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) reader.feed(chunk);
+    // Read as replayPcap reads a file: into one reused buffer, no fresh Buffer per chunk.
+    const handle = await open(path, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+      for (let position = 0; ; ) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        reader.feed(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await handle.close();
+    }
     reader.end();
     return n;
   });

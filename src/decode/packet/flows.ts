@@ -3,7 +3,7 @@
 // idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
 
 import type { AppEvidence, BitTorrentVia, FlowRecord } from '../../record.js';
-import { formatIPv4, formatIPv6Bytes } from '../../util/ip.js';
+import { formatIPv4 } from '../../util/ip.js';
 import {
   HANDSHAKE_PREFIX,
   clientFromPeerId,
@@ -20,7 +20,7 @@ import {
   isBitTorrentServiceName,
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers } from './layers.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers, formatIPv6At } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
 export interface FlowOptions {
@@ -351,8 +351,8 @@ export class FlowTracker {
       from = view.srcV4 * 65536 + view.srcPort;
       to = view.dstV4 * 65536 + view.dstPort;
     } else {
-      srcText = formatIPv6Bytes(view.buf, view.srcOff);
-      dstText = formatIPv6Bytes(view.buf, view.dstOff);
+      srcText = formatIPv6At(view.buf, view.srcOff);
+      dstText = formatIPv6At(view.buf, view.dstOff);
       from = endpointV6(view.buf, view.srcOff, view.srcPort);
       to = endpointV6(view.buf, view.dstOff, view.dstPort);
     }
