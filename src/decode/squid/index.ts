@@ -3,7 +3,7 @@ import { PROTO_TCP, type AppEvidence, type FlowRecord, type SourceRef } from '..
 import { parseIPv4, parseIPv6 } from '../../util/ip.js';
 import type { LineDecoder } from '../types.js';
 import { squidFormatSchema, type SquidFormatConfig } from './config.js';
-import { FIELD_COUNT, Field, compileLogformat, matchLine, type CompiledFormat } from './logformat.js';
+import { FIELD_COUNT, Field, NUMBER_FIELD, compileLogformat, matchLine, type CompiledFormat } from './logformat.js';
 import { bittorrentEvidence, objectFacts, parseUrl, percentDecodeText, splitHostPort, type UrlParts } from './url-facts.js';
 
 export { compileLogformat, PREDEFINED_FORMATS } from './logformat.js';
@@ -37,6 +37,8 @@ const MONTHS: Record<string, number> = {
 /** Control characters (tab aside) and U+FFFD, what invalid UTF-8 decodes to: binary junk. */
 // eslint-disable-next-line no-control-regex
 const BINARY = /[\u0000-\u0008\u000a-\u001f\u007f\ufffd]/;
+/** Anything but printable ASCII and tab: a line without any is not binary (the usual case). */
+const NOT_PLAIN_ASCII = /[^\t -~]/;
 
 /** Hierarchy codes where `%<a` is a cache peer, not the origin server. */
 const PEER_HIERARCHY = /PARENT|SIBLING|CARP|(?:^|_)CD_/;
@@ -44,6 +46,8 @@ const PEER_HIERARCHY = /PARENT|SIBLING|CARP|(?:^|_)CD_/;
 export class SquidDecoder implements LineDecoder {
   private readonly format: CompiledFormat;
   private readonly values: (string | undefined)[] = new Array<string | undefined>(FIELD_COUNT).fill(undefined);
+  /** Numeric fields that were plain digits (their `values` entry is NUMBER_FIELD). */
+  private readonly numbers = new Float64Array(FIELD_COUNT);
   private readonly source: SourceRef;
   private readonly maxLineLength: number;
 
@@ -58,27 +62,29 @@ export class SquidDecoder implements LineDecoder {
     const length = line.length;
     if (length === 0) throw new DecodeError('empty_line');
     if (length > this.maxLineLength) throw new DecodeError('line_too_long');
-    if (BINARY.test(line)) {
+    if (NOT_PLAIN_ASCII.test(line) && BINARY.test(line)) {
       // A trailing CR (a file written on Windows) is not junk.
       if (!(line.charCodeAt(length - 1) === 13 && !BINARY.test(line.slice(0, -1)))) throw new DecodeError('binary');
     }
     const v = this.values;
     const used = this.format.usedFields;
     for (let i = 0; i < used.length; i++) v[used[i]!] = undefined;
-    const mismatch = matchLine(this.format, line, v);
+    const n = this.numbers;
+    const mismatch = matchLine(this.format, line, v, n);
     if (mismatch !== '') throw new DecodeError(mismatch);
 
     // Time: the log line is written when the transaction ends; %tr is how long it took.
     const elapsedText = v[Field.Elapsed];
-    const elapsed = elapsedText === undefined || elapsedText === '-' ? 0 : parseDecimal(elapsedText);
+    const elapsed =
+      elapsedText === NUMBER_FIELD ? n[Field.Elapsed]! : elapsedText === undefined || elapsedText === '-' ? 0 : parseDecimal(elapsedText);
     if (elapsed < 0) throw new DecodeError('bad_number', 'elapsed time is not a number');
     let tsEnd: number;
     let ts: number;
     const seconds = v[Field.EndSeconds];
     if (seconds !== undefined) {
-      const s = parseUint(seconds);
+      const s = seconds === NUMBER_FIELD ? n[Field.EndSeconds]! : parseUint(seconds);
       const millisText = v[Field.EndMillis];
-      const ms = millisText === undefined ? 0 : parseUint(millisText);
+      const ms = millisText === undefined ? 0 : millisText === NUMBER_FIELD ? n[Field.EndMillis]! : parseUint(millisText);
       if (s < 0 || ms < 0 || ms > 999) throw new DecodeError('bad_timestamp');
       tsEnd = s * 1000 + ms;
       ts = tsEnd - Math.round(elapsed);
@@ -99,12 +105,14 @@ export class SquidDecoder implements LineDecoder {
       if (name !== undefined && isIpText(name)) src = name;
       else throw new DecodeError('bad_client');
     }
-    const clientPort = optionalUint(v[Field.ClientPort]);
+    const clientPort = optionalUint(v[Field.ClientPort], n[Field.ClientPort]!);
 
-    const replySize = optionalUint(v[Field.ReplySize]);
-    const requestSize = optionalUint(v[Field.RequestSize]);
-    const statusText = v[Field.Status] ?? v[Field.ServerStatus];
-    const status = statusText === undefined || statusText === '-' ? -1 : parseUint(statusText);
+    const replySize = optionalUint(v[Field.ReplySize], n[Field.ReplySize]!);
+    const requestSize = optionalUint(v[Field.RequestSize], n[Field.RequestSize]!);
+    const statusField = v[Field.Status] !== undefined ? Field.Status : Field.ServerStatus;
+    const statusText = v[statusField];
+    const status =
+      statusText === undefined || statusText === '-' ? -1 : statusText === NUMBER_FIELD ? n[statusField]! : parseUint(statusText);
     if (replySize < -1 || requestSize < -1 || clientPort < -1 || status < -1) throw new DecodeError('bad_number');
 
     const method = present(v[Field.Method]);
@@ -125,7 +133,7 @@ export class SquidDecoder implements LineDecoder {
       const hierarchy = v[Field.Hierarchy];
       if (hierarchy === undefined || hierarchy === 'HIER_DIRECT' || !PEER_HIERARCHY.test(hierarchy)) dst = serverIp;
     }
-    let dstPort = optionalUint(v[Field.ServerPort]);
+    let dstPort = optionalUint(v[Field.ServerPort], n[Field.ServerPort]!);
 
     let serverName: string | undefined;
     let parts: UrlParts | undefined;
@@ -221,10 +229,10 @@ function parseUint(text: string): number {
   return n;
 }
 
-/** A field that may be `-` (unknown): -1 then, -2 when not a number. */
-function optionalUint(text: string | undefined): number {
+/** A field that may be `-` (unknown): -1 then, -2 when not a number; `number` when read as digits. */
+function optionalUint(text: string | undefined, number: number): number {
   if (text === undefined || text === '-') return -1;
-  return parseUint(text);
+  return text === NUMBER_FIELD ? number : parseUint(text);
 }
 
 /** Non-negative decimal such as `1157689312.049` or `104`; -2 when not one. */

@@ -71,7 +71,28 @@ export interface Step {
   terminatorLast: boolean;
   /** %tl/%tg spans one space when a space ends it: `13/Jun/2026:10:00:00 +0000`. */
   innerSpaces: number;
+  /** A count or number: plain digits are read straight into `numbers`, not copied out as text. */
+  numeric: boolean;
 }
+
+/** Fields read as plain digits; see `NUMBER_FIELD`. */
+const NUMERIC_FIELDS = new Set<Field>([
+  Field.EndSeconds,
+  Field.EndMillis,
+  Field.Elapsed,
+  Field.ClientPort,
+  Field.ServerPort,
+  Field.Status,
+  Field.ServerStatus,
+  Field.ReplySize,
+  Field.RequestSize,
+]);
+
+/**
+ * Put in `values` for a numeric field whose text was plain digits (1 to 15 of them): its value
+ * is in `numbers` instead. Never a field's real text (a line holding U+0000 is rejected first).
+ */
+export const NUMBER_FIELD = '\u0000number';
 
 export interface CompiledFormat {
   source: string;
@@ -275,6 +296,7 @@ export function compileLogformat(format: string): CompiledFormat {
     const s = step(StepKind.Field, code);
     s.field = field;
     s.quoting = quoting;
+    s.numeric = NUMERIC_FIELDS.has(field);
     if (field === Field.LocalTime) s.innerSpaces = 1;
     steps.push(s);
   }
@@ -322,6 +344,7 @@ function step(kind: StepKind, text: string): Step {
     terminatorThenSpace: false,
     terminatorLast: false,
     innerSpaces: 0,
+    numeric: false,
   };
 }
 
@@ -334,7 +357,12 @@ function isSpace(c: number): boolean {
  * escapes undone for `%"` fields) in `values`, indexed by `Field`. Returns '' on success,
  * else the reason the line does not match.
  */
-export function matchLine(format: CompiledFormat, line: string, values: (string | undefined)[]): string {
+export function matchLine(
+  format: CompiledFormat,
+  line: string,
+  values: (string | undefined)[],
+  numbers?: Float64Array,
+): string {
   // Fields end at a space; a rare tab separator is made a space so native indexOf can scan.
   if (line.indexOf('\t') >= 0) line = line.replace(/\t/g, ' ');
   const steps = format.steps;
@@ -373,10 +401,23 @@ export function matchLine(format: CompiledFormat, line: string, values: (string 
         stop = end;
         while (stop > pos && line.charCodeAt(stop - 1) === 32) stop--;
       } else {
-        stop = line.indexOf(' ', pos);
+        // Most fields are a few characters: a plain scan beats a call to indexOf.
+        stop = pos;
+        while (stop < end && line.charCodeAt(stop) !== 32) stop++;
         // %tl spans one space: `13/Jun/2026:10:00:00 +0000`.
-        if (s.innerSpaces > 0 && stop >= 0) stop = line.indexOf(' ', stop + 1);
-        if (stop < 0) stop = end;
+        if (s.innerSpaces > 0 && stop < end) {
+          stop++;
+          while (stop < end && line.charCodeAt(stop) !== 32) stop++;
+        }
+      }
+      if (s.numeric && numbers !== undefined) {
+        const n = digitsValue(line, pos, stop);
+        if (n >= 0) {
+          numbers[s.field] = n;
+          values[s.field] = NUMBER_FIELD;
+          pos = stop;
+          continue;
+        }
       }
       // Codes egressd has no use for are matched but never copied.
       value = s.field === Field.Ignore ? '' : line.slice(pos, stop);
@@ -386,6 +427,18 @@ export function matchLine(format: CompiledFormat, line: string, values: (string 
   }
   while (pos < end && line.charCodeAt(pos) === 32) pos++;
   return pos === end ? '' : 'format_mismatch';
+}
+
+/** `line[start, end)` as a number when it is 1 to 15 decimal digits; else -1. */
+function digitsValue(line: string, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = line.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function findTerminator(line: string, from: number, terminator: string, thenSpace: boolean): number {

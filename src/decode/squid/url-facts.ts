@@ -496,13 +496,31 @@ export function objectKind(path: string, contentType: string | undefined): Objec
     const kind = KIND_BY_EXTENSION.get(ext);
     if (kind) return kind;
   }
-  if (contentType !== undefined && contentType.length > 5) {
-    const ct = contentType.toLowerCase();
-    // Most responses are text/*: one check, no table walk.
-    if (ct.startsWith('text/')) return 'other';
-    for (const [prefix, kind] of KIND_BY_CONTENT_TYPE) if (ct.startsWith(prefix)) return kind;
-  }
+  if (contentType !== undefined && contentType.length > 5) return contentTypeKind(contentType);
   return 'other';
+}
+
+/** A log holds few distinct content types: their kinds are remembered, up to a bound. */
+const KIND_CACHE_LIMIT = 512;
+const kindByContentType = new Map<string, ObjectKind>();
+
+function contentTypeKind(contentType: string): ObjectKind {
+  let kind = kindByContentType.get(contentType);
+  if (kind !== undefined) return kind;
+  kind = 'other';
+  const ct = contentType.toLowerCase();
+  // Most responses are text/*: one check, no table walk.
+  if (!ct.startsWith('text/')) {
+    for (const [prefix, k] of KIND_BY_CONTENT_TYPE) {
+      if (ct.startsWith(prefix)) {
+        kind = k;
+        break;
+      }
+    }
+  }
+  if (kindByContentType.size >= KIND_CACHE_LIMIT) kindByContentType.clear();
+  kindByContentType.set(contentType, kind);
+  return kind;
 }
 
 /** Lowercase extension of the last path segment, without the dot; '' when none. */

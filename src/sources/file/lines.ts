@@ -5,6 +5,8 @@
 // The bytes after the last newline wait for the next chunk (a partial line, or a multi-byte
 // character cut in two).
 
+import { isAscii } from 'node:buffer';
+
 /** Lines longer than this are dropped and counted as `line_too_long`. */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
@@ -171,7 +173,10 @@ export class LineSplitter {
   private rangesToText(ranges: LineRanges, lines: string[]): void {
     if (ranges.joined) lines.push(ranges.joined.toString('utf8'));
     const { buf, starts, ends, count } = ranges;
-    for (let i = 0; i < count; i++) lines.push(buf.toString('utf8', starts[i], ends[i]));
+    // A chunk of plain ASCII (nearly every log) needs no UTF-8 decoding: latin1 gives the
+    // same text, faster.
+    const encoding = count > 0 && isAscii(buf) ? 'latin1' : 'utf8';
+    for (let i = 0; i < count; i++) lines.push(buf.toString(encoding, starts[i], ends[i]));
     ranges.clear(EMPTY);
   }
 }
