@@ -278,8 +278,13 @@ export function trackerResponsePeers(body: Buffer): Buffer[] {
 
 /** Services of BitTorrent vendors (client updates, web clients, ads): a name alone says "a client is here". */
 const BITTORRENT_SERVICE_DOMAINS = ['utorrent.com', 'bittorrent.com', 'bitcomet.com'];
+/** `.domain` of each, so a subdomain test builds no string. */
+const SUBDOMAIN_SUFFIXES = BITTORRENT_SERVICE_DOMAINS.map((d) => '.' + d);
 
 export function isBitTorrentServiceName(name: string): boolean {
   const n = name.toLowerCase();
-  return BITTORRENT_SERVICE_DOMAINS.some((d) => n === d || n.endsWith('.' + d));
+  for (let i = 0; i < BITTORRENT_SERVICE_DOMAINS.length; i++) {
+    if (n === BITTORRENT_SERVICE_DOMAINS[i] || n.endsWith(SUBDOMAIN_SUFFIXES[i]!)) return true;
+  }
+  return false;
 }

@@ -168,6 +168,8 @@ export class FlowTracker {
   private readonly flows = new Map<FlowKey, Flow>();
   /** Set once an IPv4 flow had to take its text key: a miss then also looks there. */
   private hashCollided = false;
+  /** The IPv4 flow of the previous IPv4 packet, while it is tracked. */
+  private lastFlowV4: Flow | undefined;
   private readonly view = new PacketView();
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
@@ -253,19 +255,26 @@ export class FlowTracker {
       const high = srcLow ? d : s;
       const highPort = srcLow ? dp : sp;
       const proto = view.proto;
-      // A number key: no string built or hashed per packet.
-      key = hashV4(proto, low, lowPort, high, highPort);
-      flow = this.flows.get(key);
-      const same = flow !== undefined && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
-      if (!same && (flow !== undefined || this.hashCollided)) {
-        const text = textKeyV4(proto, low, lowPort, high, highPort);
-        const found = this.flows.get(text);
-        if (found !== undefined || flow !== undefined) {
-          // Ours under its text key, or the hash belongs to another flow: use the text key.
-          if (flow !== undefined) this.hashCollided = true;
-          key = text;
+      const last = this.lastFlowV4;
+      // Most packets belong to the same flow as the one before: no hash, no lookup.
+      if (last !== undefined && last.proto === proto && last.lowV4 === low && last.lowPort === lowPort && last.highV4 === high && last.highPort === highPort) {
+        key = last.key;
+        flow = last;
+      } else {
+        // A number key: no string built or hashed per packet.
+        key = hashV4(proto, low, lowPort, high, highPort);
+        flow = this.flows.get(key);
+        const same = flow !== undefined && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
+        if (!same && (flow !== undefined || this.hashCollided)) {
+          const text = textKeyV4(proto, low, lowPort, high, highPort);
+          const found = this.flows.get(text);
+          if (found !== undefined || flow !== undefined) {
+            // Ours under its text key, or the hash belongs to another flow: use the text key.
+            if (flow !== undefined) this.hashCollided = true;
+            key = text;
+          }
+          flow = found;
         }
-        flow = found;
       }
     } else {
       from = endpointV6(view.buf, view.srcOff, view.srcPort);
@@ -287,6 +296,7 @@ export class FlowTracker {
       flow = this.open(view, key, tsMs);
     }
     else if (!flow.restart && tsMs - flow.ts >= this.options.activeTimeoutMs) this.emit(flow, 'active');
+    if (view.ipVersion === 4) this.lastFlowV4 = flow;
     if (flow.restart) {
       flow.restart = false;
       flow.ts = tsMs;
@@ -682,6 +692,7 @@ export class FlowTracker {
 
   private end(flow: Flow, reason: EndReason): void {
     this.flows.delete(flow.key);
+    if (flow === this.lastFlowV4) this.lastFlowV4 = undefined;
     this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
     flow.headOut = undefined;
     flow.headIn = undefined;
