@@ -401,14 +401,15 @@ export function matchLine(
         stop = end;
         while (stop > pos && line.charCodeAt(stop - 1) === 32) stop--;
       } else {
-        // Most fields are a few characters: a plain scan beats a call to indexOf.
+        // Most fields are a few characters: a plain scan beats a call to indexOf, which
+        // takes over for the long ones (URLs).
         stop = pos;
-        while (stop < end && line.charCodeAt(stop) !== 32) stop++;
+        const near = Math.min(end, pos + SHORT_FIELD);
+        while (stop < near && line.charCodeAt(stop) !== 32) stop++;
+        if (stop === near && stop < end) stop = line.indexOf(' ', stop);
         // %tl spans one space: `13/Jun/2026:10:00:00 +0000`.
-        if (s.innerSpaces > 0 && stop < end) {
-          stop++;
-          while (stop < end && line.charCodeAt(stop) !== 32) stop++;
-        }
+        if (s.innerSpaces > 0 && stop >= 0) stop = line.indexOf(' ', stop + 1);
+        if (stop < 0) stop = end;
       }
       if (s.numeric && numbers !== undefined) {
         const n = digitsValue(line, pos, stop);
@@ -428,6 +429,9 @@ export function matchLine(
   while (pos < end && line.charCodeAt(pos) === 32) pos++;
   return pos === end ? '' : 'format_mismatch';
 }
+
+/** Characters scanned one by one for a field's end before indexOf is called. */
+const SHORT_FIELD = 16;
 
 /** `line[start, end)` as a number when it is 1 to 15 decimal digits; else -1. */
 function digitsValue(line: string, start: number, end: number): number {
