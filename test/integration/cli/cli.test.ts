@@ -229,3 +229,36 @@ describe('egressd run --pcap-stdin', () => {
     expect(auditActions(stateDir)).toEqual(['start', 'rules_loaded', 'stop']);
   });
 });
+
+describe('egressd run: SIGHUP', () => {
+  it('reloads approved sources, journals them, and keeps the old rules when the new ones are bad', async () => {
+    const rules = join(dir.path, 'hup-rules');
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(join(rules, 'approved-sources.yaml'), 'sources: []\n');
+    const port = await freePort();
+    const stateDir = join(dir.path, 'hup-state');
+    const config = join(dir.path, 'hup.yaml');
+    writeFileSync(config, [`state_dir: ${stateDir}`, `rules_dir: ${rules}`, 'telemetry:', `  listen: 127.0.0.1:${port}`].join('\n'));
+    const child = spawn(process.execPath, [CLI, 'run', '--config', config], { stdio: 'ignore' });
+    const reloads = () =>
+      journalEntries(stateDir)
+        .filter((e) => e.type === 'audit' && (e.event as { action: string }).action === 'rules_reloaded')
+        .map((e) => (e.event as { approved_sources: { name: string }[] }).approved_sources.map((s) => s.name));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000, 'ready');
+      writeFileSync(join(rules, 'approved-sources.yaml'), 'sources:\n  - name: mirror\n    owner: it\n    match: { domains: [example.org] }\n');
+      child.kill('SIGHUP');
+      await waitFor(() => reloads().length === 1, 15_000, 'rules_reloaded entry');
+      expect(reloads()[0]).toEqual(['mirror']);
+      writeFileSync(join(rules, 'approved-sources.yaml'), 'sources: [ {name: broken\n');
+      child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(reloads()).toHaveLength(1);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (c) => resolve(c))));
+    expect(code).toBe(0);
+  });
+});
