@@ -14,14 +14,18 @@ export interface ZooKeeper {
   remove(): void;
 }
 
-function ruok(port: number): Promise<boolean> {
+/**
+ * True once ZooKeeper serves sessions. `ruok` answers `imok` as soon as the process runs, before
+ * it serves; ClickHouse 18.16 crashes on a connection lost in the handshake, so ask `srvr`.
+ */
+function serving(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let answer = '';
     socket.setTimeout(1000);
-    socket.on('connect', () => socket.write('ruok'));
+    socket.on('connect', () => socket.write('srvr'));
     socket.on('data', (d) => (answer += d.toString()));
-    socket.on('end', () => resolve(answer === 'imok'));
+    socket.on('end', () => resolve(/^Mode: standalone$/m.test(answer)));
     socket.on('error', () => resolve(false));
     socket.on('timeout', () => {
       socket.destroy();
@@ -52,7 +56,7 @@ export async function startZooKeeper(): Promise<ZooKeeper | undefined> {
       'clientPortAddress=127.0.0.1',
       'maxClientCnxns=200',
       'admin.enableServer=false',
-      '4lw.commands.whitelist=ruok',
+      '4lw.commands.whitelist=srvr',
       '',
     ].join('\n'),
   );
@@ -60,7 +64,7 @@ export async function startZooKeeper(): Promise<ZooKeeper | undefined> {
   await waitFor(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`zookeeper exited: ${proc.output()}`);
-      return ruok(port);
+      return serving(port);
     },
     60_000,
     'zookeeper',
