@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { DecodeError, EgressdError } from '../../errors.js';
+import { EgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { Enricher, approvedSourcesSchema, networksSchema } from '../../enrich/index.js';
 import { squidFormatSchema } from './config.js';
 import { compileLogformat, createSquidDecoder, parseLogTime } from './index.js';
+import { reasonOf } from '../../sources/file/testing.js';
 
 function decode(line: string, logformat = 'squid'): FlowRecord {
   const out: FlowRecord[] = [];
@@ -13,13 +14,7 @@ function decode(line: string, logformat = 'squid'): FlowRecord {
 }
 
 function reason(line: string, logformat = 'squid'): string {
-  try {
-    createSquidDecoder('t', { logformat, max_line_length: 200 }).decodeLine(line, []);
-  } catch (err) {
-    if (err instanceof DecodeError) return err.reason;
-    throw err;
-  }
-  return 'decoded';
+  return reasonOf(() => createSquidDecoder('t', { logformat, max_line_length: 200 }).decodeLine(line, [])) ?? 'decoded';
 }
 
 describe('logformat compiler', () => {

@@ -2,23 +2,12 @@ import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { golden } from '../../sources/file/golden.js';
-import { collectReplay, goldenText } from '../../sources/file/testing.js';
+import { collectReplay, goldenText, reasonOf } from '../../sources/file/testing.js';
 import { DEFAULT_FIELDS, createVpcDecoder } from './index.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
-
-function reasonOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DecodeError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('vpc flow logs golden replay', () => {
   for (const name of ['default-v2', 'custom-header']) {

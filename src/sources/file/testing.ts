@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { LineDecoder } from '../../decode/types.js';
+import { DecodeError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import { silentLogger } from '../../telemetry/logger.js';
 import { createRegistry, sourceMetrics } from '../../telemetry/metrics.js';
@@ -47,4 +48,15 @@ export function goldenText(outcome: ReplayOutcome): string {
   const errors = Object.fromEntries(Object.entries(outcome.errors).sort(([a], [b]) => a.localeCompare(b)));
   lines.push(JSON.stringify({ summary: { records: outcome.records.length, errors } }));
   return lines.join('\n') + '\n';
+}
+
+/** The `DecodeError` reason `fn` throws, or undefined when it returns; other errors propagate. */
+export function reasonOf(fn: () => void): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DecodeError) return err.reason;
+    throw err;
+  }
+  return undefined;
 }
