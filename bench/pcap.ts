@@ -1,11 +1,13 @@
-// Packet source benchmark: replay a ~1M-packet capture (real captures concatenated with shifted
-// timestamps) through egressd's pcap source and through ndpiReader, in the same run.
-// Also compares the capture framing alone: our reader vs the pcap-parser package.
+// Packet source benchmark: `egressd replay` (the built CLI, whole pipeline) and `ndpiReader -i` on
+// the same ~1M-packet capture (real captures concatenated with shifted timestamps), in the same
+// run, each under /usr/bin/time, three runs each taken in turn, medians reported. Breakdown
+// lines: CLI start-up (`egressd version`), the CLI with the capture read in its main thread,
+// the packet source alone in this process, and the capture framing vs the pcap-parser package.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { CaptureReader } from '../src/decode/packet/capture.js';
@@ -13,7 +15,7 @@ import { pcapSourceSchema } from '../src/sources/pcap/config.js';
 import { replayPcap } from '../src/sources/pcap/index.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { sourceMetrics } from '../src/telemetry/metrics.js';
-import { SHARED_FIXTURES, which } from '../test/support/env.js';
+import { CLI, SHARED_FIXTURES, which } from '../test/support/env.js';
 import { MB, report, withPeakRss } from './harness.js';
 
 const BENCH = 'pcap';
@@ -159,45 +161,99 @@ async function framingOnly(path: string): Promise<void> {
   report({ bench: BENCH, metric: 'framing_speedup_vs_pcap_parser', value: Number((theirs.seconds / ours.seconds).toFixed(2)), unit: 'x' });
 }
 
+interface TimedRun {
+  wall: number;
+  cpu: number;
+  rssMb: number;
+}
+
+const RUNS = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Run a command under /usr/bin/time (stdout discarded): wall, user+sys CPU seconds, peak RSS. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): TimedRun {
+  const run = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * MB,
+  });
+  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${run.status}): ${run.stderr.slice(-2000)}`);
+  const [wall, user, sys, rssKb] = (run.stderr.trim().split('\n').pop() ?? '').trim().split(/\s+/).map(Number);
+  if (![wall, user, sys, rssKb].every((v) => v !== undefined && Number.isFinite(v))) throw new Error(`cannot read /usr/bin/time output: ${run.stderr.slice(-500)}`);
+  return { wall: wall!, cpu: user! + sys!, rssMb: rssKb! / 1024 };
+}
+
+function medians(runs: TimedRun[]): TimedRun {
+  return { wall: median(runs.map((r) => r.wall)), cpu: median(runs.map((r) => r.cpu)), rssMb: median(runs.map((r) => r.rssMb)) };
+}
+
+function reportRuns(name: string, packets: number, m: TimedRun): void {
+  report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(packets / m.wall), unit: 'packets/s', note: `${name}, wall clock incl. start-up (median of ${RUNS}: ${m.wall.toFixed(2)} s)` });
+  report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / m.cpu), unit: 'packets/s', note: `${name}, per CPU second user+sys (median ${m.cpu.toFixed(2)} CPU-s)` });
+  report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(m.rssMb), unit: 'MB', note: name });
+}
+
+/** The built CLI end to end against ndpiReader, runs taken in turn so load hits both alike. */
+function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
+  const ndpiReader = which('ndpiReader');
+  if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time missing (Debian package time)');
+  const replay = (tag: string, env: NodeJS.ProcessEnv = {}) => timed(process.execPath, [CLI, 'replay', '--state-dir', mkdtempSync(join(dir, `state-${tag}-`)), path], env);
+  const ours: TimedRun[] = [];
+  const inThread: TimedRun[] = [];
+  const theirs: TimedRun[] = [];
+  const startUp: TimedRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    startUp.push(timed(process.execPath, [CLI, 'version']));
+    ours.push(replay('worker'));
+    if (ndpiReader) theirs.push(timed(ndpiReader, ['-i', path, '-q']));
+    inThread.push(replay('thread', { EGRESSD_PCAP_WORKER: '0' }));
+  }
+  const [load1] = loadavg();
+  report({ bench: BENCH, metric: 'load_average_1m', value: Number((load1 ?? 0).toFixed(2)), note: 'host load during the runs (2 cores shared)' });
+  report({ bench: BENCH, metric: 'startup_s', value: Number(medians(startUp).wall.toFixed(2)), unit: 's', note: `egressd version: CLI start-up, median of ${RUNS}` });
+  const o = medians(ours);
+  reportRuns('egressd replay (CLI, whole pipeline; capture read on a worker thread)', packets, o);
+  const t = medians(inThread);
+  reportRuns('egressd replay with EGRESSD_PCAP_WORKER=0 (one thread)', packets, t);
+  if (!ndpiReader) {
+    report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: 0, note: 'ndpiReader not installed: no comparison' });
+    return;
+  }
+  const n = medians(theirs);
+  reportRuns('ndpiReader -i -q', packets, n);
+  report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: Number((n.wall / o.wall).toFixed(2)), unit: 'x', note: 'wall clock: ndpiReader s ÷ egressd replay s (target ≥ 1.0)' });
+  report({ bench: BENCH, metric: 'cpu_ratio_vs_ndpiReader', value: Number((n.cpu / o.cpu).toFixed(2)), unit: 'x', note: 'CPU: ndpiReader CPU-s ÷ egressd replay CPU-s (user+sys, both threads)' });
+  report({ bench: BENCH, metric: 'ratio_vs_ndpiReader_one_thread', value: Number((n.wall / t.wall).toFixed(2)), unit: 'x', note: 'wall clock, egressd with EGRESSD_PCAP_WORKER=0' });
+  report({ bench: BENCH, metric: 'cpu_ratio_vs_ndpiReader_one_thread', value: Number((n.cpu / t.cpu).toFixed(2)), unit: 'x', note: 'CPU, egressd with EGRESSD_PCAP_WORKER=0' });
+}
+
+/** Breakdown: the packet source alone, in this process (no CLI start-up, enrichment or detection). */
+async function packetSourceInProcess(path: string, packets: number): Promise<void> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const cpuBefore = process.cpuUsage();
+  const ours = await withPeakRss(() => replayEgressd(path));
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(packets / ours.seconds), unit: 'packets/s', note: 'breakdown: replayPcap in-process (flows + identification only)' });
+  report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / cpuSeconds), unit: 'packets/s', note: 'breakdown: replayPcap in-process, per CPU second' });
+  report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(ours.peakRssBytes / MB), unit: 'MB', note: 'breakdown: this process during replayPcap' });
+  report({ bench: BENCH, metric: 'records', value: ours.result.records, note: `${ours.result.bittorrent} BitTorrent` });
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'egressd-bench-pcap-'));
   try {
     const path = join(dir, 'replay.pcap');
     const packets = await buildCapture(path, TARGET_PACKETS);
     report({ bench: BENCH, metric: 'input_packets', value: packets, note: `${(statSync(path).size / MB).toFixed(1)} MB` });
-    (globalThis as { gc?: () => void }).gc?.();
-
-    const cpuBefore = process.cpuUsage();
-    const ours = await withPeakRss(() => replayEgressd(path));
-    const cpu = process.cpuUsage(cpuBefore);
-    const oursCpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const oursPps = packets / ours.seconds;
-    report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(oursPps), unit: 'packets/s', note: 'egressd replayPcap (flows + identification)' });
-    report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / oursCpuSeconds), unit: 'packets/s', note: 'egressd, per CPU second (user+sys; steadier on a shared host)' });
-    report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(ours.peakRssBytes / MB), unit: 'MB', note: 'egressd process' });
-    report({ bench: BENCH, metric: 'records', value: ours.result.records, note: `${ours.result.bittorrent} BitTorrent` });
-
-    const ndpiReader = which('ndpiReader');
-    if (ndpiReader) {
-      const time = which('time');
-      const started = process.hrtime.bigint();
-      const run = time
-        ? spawnSync(time, ['-f', '%U %S %M', ndpiReader, '-i', path, '-q'], { encoding: 'utf8', maxBuffer: 64 * MB })
-        : spawnSync(ndpiReader, ['-i', path, '-q'], { encoding: 'utf8', maxBuffer: 64 * MB });
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (run.status !== 0) throw new Error(`ndpiReader failed: ${run.stderr}`);
-      const ndpiPps = packets / seconds;
-      report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(ndpiPps), unit: 'packets/s', note: 'ndpiReader -i (wall clock incl. start-up)' });
-      report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: Number((oursPps / ndpiPps).toFixed(2)), unit: 'x', note: 'egressd packets/s ÷ ndpiReader packets/s, wall clock (target ≥ 1.0)' });
-      const [user, sys, rssKb] = (run.stderr.trim().split('\n').pop() ?? '').trim().split(/\s+/).map(Number);
-      if (user !== undefined && sys !== undefined && Number.isFinite(user + sys) && user + sys > 0) {
-        report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / (user + sys)), unit: 'packets/s', note: 'ndpiReader, per CPU second' });
-        report({ bench: BENCH, metric: 'cpu_ratio_vs_ndpiReader', value: Number(((user + sys) / oursCpuSeconds).toFixed(2)), unit: 'x', note: 'ndpiReader CPU s ÷ egressd CPU s' });
-      }
-      if (rssKb !== undefined && Number.isFinite(rssKb) && rssKb > 0) report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(rssKb / 1024), unit: 'MB', note: 'ndpiReader' });
-    } else {
-      report({ bench: BENCH, metric: 'ratio_vs_ndpiReader', value: 0, note: 'ndpiReader not installed: no comparison' });
-    }
+    cliVersusNdpiReader(path, packets, dir);
+    await packetSourceInProcess(path, packets);
     await framingOnly(path);
   } finally {
     rmSync(dir, { recursive: true, force: true });

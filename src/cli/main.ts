@@ -4,19 +4,17 @@ import { createWriteStream, mkdtempSync, readFileSync, realpathSync, type WriteS
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { Daemon, sha256 } from '../daemon/index.js';
 import { VERSION } from '../daemon/version.js';
 import { EgressdError, isEgressdError } from '../errors.js';
 import type { Incident } from '../incidents/types.js';
-import { describeBroken, verifyJournal } from '../sinks/journal/index.js';
-import { detectFileFormat, FORMAT_NAMES } from '../sources/formats.js';
+import { detectFileFormat, FORMAT_NAMES, startPcapReplay } from '../sources/formats.js';
+import type { PcapWorkerReplay } from '../sources/pcap/threaded.js';
 import type { FormatName } from '../sources/types.js';
-import { pcapSourceSchema } from '../sources/pcap/config.js';
-import { createLogger, type Logger } from '../telemetry/logger.js';
-import { createRegistry } from '../telemetry/metrics.js';
-import { incidentsTable, sortIncidents } from './output.js';
+import type { Logger } from '../telemetry/logger.js';
+
+// Each command imports what it needs when it runs: `version` or `--help` load no config
+// schema, no metrics library and no sink, and `replay` no ClickHouse client or live source.
 
 // Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 export const EXIT_OK = 0;
@@ -35,8 +33,9 @@ function exitCodeFor(err: unknown): number {
   return EXIT_RUNTIME;
 }
 
-function configDigest(path: string | undefined): string {
+async function configDigest(path: string | undefined): Promise<string> {
   if (!path) return 'defaults';
+  const { sha256 } = await import('../daemon/index.js');
   try {
     return sha256(readFileSync(path));
   } catch {
@@ -44,7 +43,8 @@ function configDigest(path: string | undefined): string {
   }
 }
 
-function load(opts: GlobalOptions, stateDirFallback?: () => string): Config {
+async function load(opts: GlobalOptions, stateDirFallback?: () => string): Promise<Config> {
+  const { loadConfig } = await import('../config/load.js');
   let stateDir = opts.stateDir;
   if (!stateDir && stateDirFallback) {
     // Replay never shares a running daemon's state: without --state-dir it gets its own.
@@ -76,12 +76,18 @@ function graceTimer(ms: number, logger: Logger): void {
 }
 
 async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promise<number> {
-  const config = load(opts);
+  const config = await load(opts);
+  const [{ Daemon }, { createLogger }, { createRegistry }, { pcapSourceSchema }] = await Promise.all([
+    import('../daemon/index.js'),
+    import('../telemetry/logger.js'),
+    import('../telemetry/metrics.js'),
+    import('../sources/pcap/config.js'),
+  ]);
   const logger = createLogger({ level: opts.logLevel ?? config.telemetry.log_level });
   const registry = createRegistry({ defaultMetrics: true });
-  const daemon = new Daemon({
+  const daemon = await Daemon.create({
     config,
-    configDigest: configDigest(opts.config),
+    configDigest: await configDigest(opts.config),
     logger,
     registry,
     mode: 'run',
@@ -104,25 +110,56 @@ async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promis
   return failure ? EXIT_RUNTIME : EXIT_OK;
 }
 
-async function replayCommand(
-  files: string[],
-  opts: GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string },
-): Promise<number> {
-  const config = load(opts, () => mkdtempSync(join(tmpdir(), 'egressd-replay-')));
+type ReplayCommandOptions = GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string };
+
+/**
+ * A capture file first in line starts replaying on a worker thread at once, while this thread
+ * loads config, rules and the pipeline. Any problem here is left for the replay itself to report.
+ */
+async function startEarlyReplay(path: string | undefined, format: FormatName | undefined): Promise<PcapWorkerReplay | undefined> {
+  if (path === undefined || path === '-' || (format !== undefined && format !== 'pcap')) return undefined;
+  try {
+    if (format === undefined && (await detectFileFormat(path)) !== 'pcap') return undefined;
+    return await startPcapReplay(path);
+  } catch {
+    return undefined;
+  }
+}
+
+async function replayCommand(files: string[], opts: ReplayCommandOptions): Promise<number> {
+  const early = await startEarlyReplay(files[0], opts.format);
+  try {
+    return await replayFiles(files, opts, early);
+  } finally {
+    early?.cancel();
+  }
+}
+
+async function replayFiles(files: string[], opts: ReplayCommandOptions, early: PcapWorkerReplay | undefined): Promise<number> {
+  const config = await load(opts, () => mkdtempSync(join(tmpdir(), 'egressd-replay-')));
+  const [{ Daemon }, { createLogger }, { createRegistry }, { incidentsTable, sortIncidents }] = await Promise.all([
+    import('../daemon/index.js'),
+    import('../telemetry/logger.js'),
+    import('../telemetry/metrics.js'),
+    import('./output.js'),
+  ]);
   // stdout carries the output: logs go to stderr.
   const logger = createLogger({ level: opts.logLevel ?? (config.telemetry.log_level === 'info' ? 'warn' : config.telemetry.log_level), destination: 2 });
   if (files.includes('-') && !opts.format) throw new EgressdError('USAGE', 'reading standard input needs --format');
   const inputs = [];
-  for (const path of files) inputs.push({ path, format: opts.format ?? (await detectFileFormat(path)) });
+  for (const path of files) {
+    const format = opts.format ?? (await detectFileFormat(path));
+    inputs.push({ path, format, worker: inputs.length === 0 && format === 'pcap' ? early : undefined });
+  }
   const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
   const incidents = new Map<string, Incident>();
   const write = (text: string) => {
     if (!out.write(text)) pendingDrain = true;
   };
   let pendingDrain = false;
-  const daemon = new Daemon({
+  const daemon = await Daemon.create({
     config,
-    configDigest: configDigest(opts.config),
+    configDigest: await configDigest(opts.config),
     logger,
     registry: createRegistry(),
     mode: 'replay',
@@ -169,10 +206,15 @@ async function replayCommand(
 }
 
 async function checkCommand(opts: GlobalOptions): Promise<number> {
-  const config = load(opts);
+  const config = await load(opts);
+  const [{ Daemon }, { createLogger }, { createRegistry }] = await Promise.all([
+    import('../daemon/index.js'),
+    import('../telemetry/logger.js'),
+    import('../telemetry/metrics.js'),
+  ]);
   const logger = createLogger({ level: 'silent' });
   // Build everything inertly: no sockets, files or timers.
-  const daemon = new Daemon({ config, configDigest: configDigest(opts.config), logger, registry: createRegistry(), mode: 'run' });
+  const daemon = await Daemon.create({ config, configDigest: await configDigest(opts.config), logger, registry: createRegistry(), mode: 'run' });
   const r = daemon.rules;
   process.stdout.write(
     [
@@ -187,7 +229,8 @@ async function checkCommand(opts: GlobalOptions): Promise<number> {
 }
 
 async function verifyCommand(opts: GlobalOptions): Promise<number> {
-  const config = load(opts);
+  const config = await load(opts);
+  const { describeBroken, verifyJournal } = await import('../sinks/journal/index.js');
   const result = await verifyJournal(config.state_dir);
   if (result.ok) {
     process.stdout.write(
@@ -204,8 +247,9 @@ async function verifyCommand(opts: GlobalOptions): Promise<number> {
 }
 
 async function schemaApplyCommand(opts: GlobalOptions): Promise<number> {
-  const config = load(opts);
+  const config = await load(opts);
   if (!config.clickhouse.url) throw new EgressdError('USAGE', 'no ClickHouse configured: set clickhouse.url or EGRESSD_CLICKHOUSE_URL');
+  const { createLogger } = await import('../telemetry/logger.js');
   const logger = createLogger({ level: opts.logLevel ?? 'info', destination: 2 });
   const mod = (await import('../sinks/clickhouse/index.js')) as Record<string, unknown>;
   const apply = mod.applySchema as ((c: Config['clickhouse'], l: Logger) => Promise<unknown>) | undefined;

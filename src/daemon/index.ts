@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { loadRules, type Rules } from '../config/rules.js';
@@ -10,15 +9,13 @@ import { Enricher } from '../enrich/index.js';
 import { EgressdError } from '../errors.js';
 import type { IncidentChange } from '../incidents/types.js';
 import type { FlowRecord } from '../record.js';
-import { createClickhouseSink } from '../sinks/clickhouse/index.js';
 import { createJournalSink } from '../sinks/journal/index.js';
 import type { AuditEvent, Sink } from '../sinks/types.js';
-import { replayInput, openInput, type ReplayOptions } from '../sources/formats.js';
-import { createSource } from '../sources/index.js';
+import { inputSourceId, openInput, replayInput, replayInWorker, type ReplayOptions } from '../sources/formats.js';
+import type { PcapWorkerReplay } from '../sources/pcap/threaded.js';
 import type { FormatName, Source } from '../sources/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { sourceMetrics } from '../telemetry/metrics.js';
-import { createTelemetryServer } from '../telemetry/server.js';
 import type { Component } from './component.js';
 import { Pipeline } from './pipeline.js';
 import { VERSION } from './version.js';
@@ -31,12 +28,40 @@ export interface DaemonOptions {
   registry: Registry;
   /** `run` keeps going until stopped; `replay` reads `inputs` and ends. */
   mode: 'run' | 'replay';
-  inputs?: { path: string; format: FormatName }[];
+  /** `worker`: the input's replay already running on a worker thread (see `startPcapReplay`). */
+  inputs?: { path: string; format: FormatName; worker?: PcapWorkerReplay }[];
   replayOptions?: ReplayOptions;
   onRecords?: (batch: readonly FlowRecord[]) => void;
   onChanges?: (changes: readonly IncidentChange[]) => void;
   /** Extra sources (e.g. `--pcap-stdin`) besides the configured ones. */
   extraSources?: Config['sources'];
+}
+
+/** Factories of the components only some configurations use, loaded by `Daemon.create`. */
+export interface OptionalComponents {
+  createSource?: typeof import('../sources/index.js').createSource;
+  createClickhouseSink?: typeof import('../sinks/clickhouse/index.js').createClickhouseSink;
+  createTelemetryServer?: typeof import('../telemetry/server.js').createTelemetryServer;
+}
+
+/** Load the modules of the components `options` asks for (a replay loads no live source, server or client). */
+export async function loadOptionalComponents(options: Pick<DaemonOptions, 'config' | 'mode'>): Promise<OptionalComponents> {
+  const { config, mode } = options;
+  const [sources, clickhouse, telemetry] = await Promise.all([
+    mode === 'run' ? import('../sources/index.js') : undefined,
+    config.clickhouse.url ? import('../sinks/clickhouse/index.js') : undefined,
+    mode === 'run' && config.telemetry.listen ? import('../telemetry/server.js') : undefined,
+  ]);
+  return {
+    createSource: sources?.createSource,
+    createClickhouseSink: clickhouse?.createClickhouseSink,
+    createTelemetryServer: telemetry?.createTelemetryServer,
+  };
+}
+
+function required<T>(factory: T | undefined, what: string): T {
+  if (factory === undefined) throw new EgressdError('USAGE', `${what} not loaded: build the daemon with Daemon.create`);
+  return factory;
 }
 
 /**
@@ -60,7 +85,15 @@ export class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private readonly telemetry: Component | undefined;
 
-  constructor(private readonly options: DaemonOptions) {
+  /** Build the daemon with the modules its configuration needs loaded first. */
+  static async create(options: DaemonOptions): Promise<Daemon> {
+    return new Daemon(options, await loadOptionalComponents(options));
+  }
+
+  constructor(
+    private readonly options: DaemonOptions,
+    components: OptionalComponents,
+  ) {
     const { config, logger, registry } = options;
     this.rules = loadRules(config.rules_dir);
     const enricher = new Enricher(this.rules.networks, this.rules.approved);
@@ -72,6 +105,7 @@ export class Daemon {
     };
     this.sinks.push(createJournalSink(config.journal, { ...common, logger: logger.child({ component: 'journal' }) }));
     if (config.clickhouse.url) {
+      const createClickhouseSink = required(components.createClickhouseSink, 'the ClickHouse sink');
       this.sinks.push(createClickhouseSink(config.clickhouse, { ...common, logger: logger.child({ component: 'clickhouse' }) }));
     }
     this.engine = createDetectionEngine({
@@ -92,6 +126,7 @@ export class Daemon {
       onChanges: options.onChanges,
     });
     if (options.mode === 'run') {
+      const createSource = required(components.createSource, 'the live sources');
       for (const sourceConfig of [...config.sources, ...(options.extraSources ?? [])]) {
         this.sources.push(
           createSource(sourceConfig, {
@@ -102,7 +137,7 @@ export class Daemon {
         );
       }
       if (config.telemetry.listen) {
-        this.telemetry = createTelemetryServer({
+        this.telemetry = required(components.createTelemetryServer, 'the telemetry server')({
           listen: config.telemetry.listen,
           registry,
           logger: logger.child({ component: 'telemetry' }),
@@ -180,14 +215,19 @@ export class Daemon {
     const metrics = sourceMetrics(this.options.registry);
     for (const input of this.options.inputs ?? []) {
       if (this.abort.signal.aborted) break;
-      const stream = openInput(input.path);
-      const sourceId = input.path === '-' ? 'stdin' : basename(input.path);
-      await replayInput(
-        stream,
-        input.format,
-        { sourceId, out: this.pipeline, metrics, logger: this.options.logger.child({ component: `replay:${input.format}` }), signal: this.abort.signal },
-        { registry: this.options.registry, ...this.options.replayOptions },
-      );
+      const sourceId = inputSourceId(input.path);
+      const ctx = { sourceId, out: this.pipeline, metrics, logger: this.options.logger.child({ component: `replay:${input.format}` }), signal: this.abort.signal };
+      if (input.worker !== undefined && input.worker.sourceId === sourceId) {
+        await replayInWorker(input.worker, ctx, { registry: this.options.registry });
+        continue;
+      }
+      input.worker?.cancel();
+      // A capture file is read and assembled on a second core (EGRESSD_PCAP_WORKER=0: in this thread).
+      await replayInput(openInput(input.path), input.format, ctx, {
+        registry: this.options.registry,
+        pcapWorker: process.env.EGRESSD_PCAP_WORKER !== '0',
+        ...this.options.replayOptions,
+      });
     }
     await this.pipeline.finish();
   }

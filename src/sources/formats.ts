@@ -1,17 +1,11 @@
-import { createReadStream } from 'node:fs';
+import { ReadStream, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { createSquidDecoder } from '../decode/squid/index.js';
-import { squidFormatSchema, type SquidFormatConfig } from '../decode/squid/config.js';
-import { createVpcDecoder } from '../decode/vpc/index.js';
-import { createZeekDecoder } from '../decode/zeek/index.js';
+import type { SquidFormatConfig } from '../decode/squid/config.js';
 import { EgressdError } from '../errors.js';
-import { replayLines } from './file/index.js';
-import { replayNetflowPcap } from './netflow/index.js';
-import { netflowSourceSchema } from './netflow/config.js';
-import { replayPcap } from './pcap/index.js';
-import { pcapSourceSchema } from './pcap/config.js';
+import type { PcapWorkerReplay } from './pcap/threaded.js';
 import type { FormatName, ReplayContext } from './types.js';
 
 export const FORMAT_NAMES: readonly FormatName[] = ['pcap', 'netflow', 'squid', 'zeek', 'vpc'];
@@ -53,6 +47,8 @@ export interface ReplayOptions {
   format?: FormatName;
   /** Squid logformat for proxy logs. */
   squid?: SquidFormatConfig;
+  /** Read capture files on a worker thread (a second core), when the built worker is there. */
+  pcapWorker?: boolean;
 }
 
 /** Detect the format of a file (not stdin: standard input needs `--format`). */
@@ -72,18 +68,70 @@ export async function detectFileFormat(path: string): Promise<FormatName> {
 
 /** Read one whole input through the decoder of its format, pushing records to `ctx.out`. */
 export async function replayInput(input: Readable, format: FormatName, ctx: ReplayContext, options: ReplayOptions = {}): Promise<void> {
+  // Only the decoder of the input's format is loaded.
   switch (format) {
-    case 'pcap':
+    case 'pcap': {
+      const path = options.pcapWorker ? unreadFilePath(input) : undefined;
+      if (path !== undefined) {
+        const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
+        if (pcapWorkerAvailable()) {
+          input.destroy();
+          return replayInWorker(new PcapWorkerReplay(path, ctx.sourceId), ctx, options);
+        }
+      }
+      const [{ replayPcap }, { pcapSourceSchema }] = await Promise.all([import('./pcap/index.js'), import('./pcap/config.js')]);
       return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry });
-    case 'netflow':
+    }
+    case 'netflow': {
+      const [{ replayNetflowPcap }, { netflowSourceSchema }] = await Promise.all([import('./netflow/index.js'), import('./netflow/config.js')]);
       return replayNetflowPcap(input, ctx, netflowSourceSchema.parse({ type: 'netflow' }), options.registry);
-    case 'zeek':
+    }
+    case 'zeek': {
+      const [{ replayLines }, { createZeekDecoder }] = await Promise.all([import('./file/index.js'), import('../decode/zeek/index.js')]);
       return replayLines(input, createZeekDecoder(ctx.sourceId), ctx);
-    case 'vpc':
+    }
+    case 'vpc': {
+      const [{ replayLines }, { createVpcDecoder }] = await Promise.all([import('./file/index.js'), import('../decode/vpc/index.js')]);
       return replayLines(input, createVpcDecoder(ctx.sourceId), ctx);
-    case 'squid':
+    }
+    case 'squid': {
+      const [{ replayLines }, { createSquidDecoder }, { squidFormatSchema }] = await Promise.all([
+        import('./file/index.js'),
+        import('../decode/squid/index.js'),
+        import('../decode/squid/config.js'),
+      ]);
       return replayLines(input, createSquidDecoder(ctx.sourceId, options.squid ?? squidFormatSchema.parse({})), ctx, { format: 'squid' });
+    }
   }
+}
+
+/** Take the records of a capture replay running on a worker thread (see `startPcapReplay`). */
+export async function replayInWorker(replay: PcapWorkerReplay, ctx: ReplayContext, options: Pick<ReplayOptions, 'registry'> = {}): Promise<void> {
+  const { pcapMetrics } = await import('./pcap/metrics.js');
+  return replay.run(ctx, options.registry ? pcapMetrics(options.registry) : undefined);
+}
+
+/**
+ * Start replaying a capture file on a worker thread now, to be taken later by `replayInWorker`;
+ * undefined when the worker is not available (running from sources) or turned off
+ * (EGRESSD_PCAP_WORKER=0).
+ */
+export async function startPcapReplay(path: string): Promise<PcapWorkerReplay | undefined> {
+  if (process.env.EGRESSD_PCAP_WORKER === '0' || path === '-') return undefined;
+  const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
+  return pcapWorkerAvailable() ? new PcapWorkerReplay(path, inputSourceId(path)) : undefined;
+}
+
+/** Records' `source.id` for a replayed input: the file name, or `stdin`. */
+export function inputSourceId(path: string): string {
+  return path === '-' ? 'stdin' : basename(path);
+}
+
+/** The path of a file stream nothing has read from yet (the worker opens the file itself). */
+function unreadFilePath(input: Readable): string | undefined {
+  if (!(input instanceof ReadStream) || input.bytesRead !== 0 || input.readableFlowing !== null || typeof input.path !== 'string') return undefined;
+  const start = (input as ReadStream & { start?: number }).start;
+  return start === undefined || start === 0 ? input.path : undefined;
 }
 
 export function openInput(path: string): Readable {

@@ -1,151 +1,27 @@
-import { ReadStream, createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { CaptureReader } from '../../decode/packet/capture.js';
-import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
-import { EgressdError, isEgressdError } from '../../errors.js';
-import type { FlowRecord } from '../../record.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
 import type { ReplayContext, Source, SourceDeps } from '../types.js';
 import type { PcapSourceConfig } from './config.js';
-import { flushStats, pcapMetrics, type PcapMetrics } from './metrics.js';
+import { pcapMetrics } from './metrics.js';
+import { replayCapture, type CaptureReplayOptions } from './replay.js';
 
-export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOptions {
-  return {
-    sourceId,
-    idleTimeoutMs: config.idleTimeout,
-    activeTimeoutMs: config.activeTimeout,
-    closeLingerMs: config.closeLinger,
-    maxFlows: config.maxFlows,
-    maxInspectPackets: config.maxInspectPackets,
-    knownPeerTtlMs: config.knownPeers.ttl,
-    knownPeerMax: config.knownPeers.max,
-    dnsCacheTtlMs: config.dnsCache.ttl,
-    dnsCacheMax: config.dnsCache.max,
-    maxHeadBytes: config.maxInspectBytes,
-  };
-}
+export { flowOptions } from './replay.js';
 
-export interface PcapReplayOptions {
+export interface PcapReplayOptions extends CaptureReplayOptions {
   /** Registry for the packet-source metrics (packets, skips, flow table); shared counters go to ctx.metrics. */
   registry?: Registry;
-  /** Live input: advance flow time by the wall clock while no packet arrives (daemon only). */
-  wallClockIdle?: boolean;
 }
 
 /**
  * Decode a whole pcap/pcapng capture (file or pipe) into flow records pushed to `ctx.out`.
  * Time is packet time; at the end of input every open flow becomes a record.
  */
-export async function replayPcap(input: Readable, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
-  const id = ctx.sourceId;
-  const out: FlowRecord[] = [];
-  const stats = new TrackerStats();
-  const tracker = new FlowTracker(flowOptions(config, id), out, stats);
-  const pcap: PcapMetrics | undefined = options.registry ? pcapMetrics(options.registry) : undefined;
-  const reader = new CaptureReader(
-    (linktype, tsMs, buf, start, end, wireLength) => tracker.packet(linktype, tsMs, buf, wireLength, start, end),
-    (reason) => stats.count(stats.errors, reason),
-  );
-  const labels = { source: 'pcap', id };
-  let newestTs = 0;
-
-  const flushNow = async (): Promise<void> => {
-    flushStats(stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
-    if (out.length === 0) return;
-    const batch = out.splice(0, out.length);
-    for (const r of batch) if (r.tsEnd > newestTs) newestTs = r.tsEnd;
-    ctx.metrics.records.inc(labels, batch.length);
-    ctx.metrics.lag.set(labels, Math.max(0, (Date.now() - newestTs) / 1000));
-    for (let i = 0; i < batch.length; i += config.batchSize) await ctx.out.push(batch.slice(i, i + config.batchSize));
-  };
-
-  // One flush at a time: the quiet-link timer and the read loop both flush.
-  let flushing: Promise<void> = Promise.resolve();
-  const flush = (): Promise<void> => (flushing = flushing.then(flushNow));
-
-  let quietTimer: NodeJS.Timeout | undefined;
-  let lastPacketWall = Date.now();
-  let lastPackets = 0;
-  if (options.wallClockIdle) {
-    // A live capture that goes quiet still has to end its idle flows.
-    quietTimer = setInterval(() => {
-      if (reader.packets !== lastPackets) {
-        lastPackets = reader.packets;
-        lastPacketWall = Date.now();
-      } else if (Date.now() - lastPacketWall >= 1000) {
-        tracker.advance(Date.now());
-        if (out.length > 0) flush().catch((err: unknown) => ctx.logger.error({ err, id }, 'pushing flow records failed'));
-      }
-    }, 1000);
-    quietTimer.unref();
-  }
-
-  try {
-    for await (const chunk of chunksOf(input)) {
-      if (ctx.signal?.aborted) break;
-      reader.feed(chunk);
-      if (reader.stopped) {
-        ctx.logger.warn({ id }, 'capture framing lost: the rest of the input is ignored');
-        break;
-      }
-      if (out.length >= config.batchSize || options.wallClockIdle) await flush();
-    }
-    if (!reader.stopped && !ctx.signal?.aborted) reader.end();
-  } catch (err) {
-    if (ctx.signal?.aborted) {
-      // Stopping: the input was closed under the reader; what was decoded is still flushed.
-    } else if (isEgressdError(err)) {
-      ctx.metrics.errors.inc({ ...labels, reason: (err as { reason?: string }).reason ?? err.code.toLowerCase() }, 1);
-      if (reader.captureFormat === undefined) throw err;
-    } else throw new EgressdError('IO', `${id}: reading capture failed: ${(err as Error).message}`, { cause: err });
-  } finally {
-    if (quietTimer) clearInterval(quietTimer);
-  }
-  tracker.finish();
-  await flush();
-}
-
-/** Bytes read per file read; one buffer reused for the whole file. */
-const FILE_CHUNK = 4 * 1024 * 1024;
-
-/**
- * The chunks of an input. A file stream not yet read from is read directly into one reused
- * buffer instead: a fresh 64 KiB–1 MiB Buffer per chunk costs more in garbage collection than
- * decoding does.
- */
-function chunksOf(input: Readable): AsyncIterable<Buffer> {
-  if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
-    const path = input.path;
-    const start = (input as ReadStream & { start?: number }).start ?? 0;
-    input.destroy();
-    return readFileReusing(path, start);
-  }
-  return input as AsyncIterable<Buffer>;
-}
-
-async function* readFileReusing(path: string, start: number): AsyncGenerator<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    // Two buffers: the next read runs while the current chunk is decoded.
-    const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
-    let position = start;
-    let which = 0;
-    let pending = handle.read(buffers[0]!, 0, FILE_CHUNK, position);
-    for (;;) {
-      const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) return;
-      position += bytesRead;
-      which ^= 1;
-      pending = handle.read(buffers[which]!, 0, FILE_CHUNK, position);
-      // The reader copies any partial record it keeps, so a buffer can be refilled once decoded.
-      yield buffer.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
+export function replayPcap(input: Readable, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
+  const pcap = options.pcapMetrics ?? (options.registry ? pcapMetrics(options.registry) : undefined);
+  return replayCapture(input, ctx, config, { pcapMetrics: pcap, wallClockIdle: options.wallClockIdle });
 }
 
 /** The daemon's packet source: a capture file, or standard input for `path: '-'`. */

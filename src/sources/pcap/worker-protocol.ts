@@ -1,0 +1,62 @@
+// Messages between a capture replay worker and the main thread, and the metric updates the
+// worker records for the main thread to apply to the real registry.
+import type { FlowRecord } from '../../record.js';
+
+export interface WorkerInput {
+  path: string;
+  sourceId: string;
+  /** Batches posted and not yet acknowledged before the worker waits. */
+  maxUnacknowledged: number;
+}
+
+/** One metric update: `inc` adds to a counter, `set` sets a gauge. */
+export interface MetricOp {
+  metric: string;
+  kind: 'inc' | 'set';
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface WorkerError {
+  name: string;
+  code?: string;
+  reason?: string;
+  message: string;
+}
+
+export type FromWorker =
+  | { t: 'batch'; records: FlowRecord[]; ops: MetricOp[] }
+  | { t: 'log'; level: string; obj: unknown; msg?: string }
+  | { t: 'done'; ops: MetricOp[] }
+  | { t: 'error'; error: WorkerError; ops: MetricOp[] };
+
+export type ToWorker = { t: 'ack' } | { t: 'abort' };
+
+/** Counters and gauges with the prom-client calls the packet source makes, recording them. */
+export class MetricOps {
+  private ops: MetricOp[] = [];
+
+  private metric(metric: string) {
+    return {
+      inc: (labels: Record<string, string>, value = 1) => this.ops.push({ metric, kind: 'inc', labels, value }),
+      set: (labels: Record<string, string>, value: number) => this.ops.push({ metric, kind: 'set', labels, value }),
+    };
+  }
+
+  /** Stand-ins named as the fields of SourceMetrics. */
+  sourceMetrics() {
+    return { records: this.metric('records'), bytes: this.metric('bytes'), errors: this.metric('errors'), lag: this.metric('lag') };
+  }
+
+  /** Stand-ins named as the fields of PcapMetrics. */
+  pcapMetrics() {
+    const names = ['packets', 'skipped', 'fragments', 'flowsEnded', 'evicted', 'trackedFlows', 'knownPeers', 'dnsNames'];
+    return Object.fromEntries(names.map((n) => [n, this.metric(n)]));
+  }
+
+  take(): MetricOp[] {
+    const taken = this.ops;
+    this.ops = [];
+    return taken;
+  }
+}

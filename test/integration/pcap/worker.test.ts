@@ -1,0 +1,63 @@
+// The built CLI replays capture files on a worker thread; with EGRESSD_PCAP_WORKER=0 it does so
+// in the main thread. Both must print exactly the same records and incidents, and fail alike.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, sharedFixture, tempDir } from '../../support/env.js';
+
+const IN_THREAD = { EGRESSD_PCAP_WORKER: '0' };
+const CAPTURES = ['ndpi/bittorrent/bittorrent.pcap', 'ndpi/bittorrent/lru_ipv6_caches.pcapng', 'ndpi/bittorrent/bt-http.pcapng', 'ndpi/non_bittorrent/google_ssl.pcap'];
+
+describe('egressd replay of captures on a worker thread', () => {
+  const dir = tempDir('egressd-pcap-worker-');
+  afterAll(() => dir.remove());
+
+  for (const rel of CAPTURES) {
+    it(`prints the same records and incidents as in-thread replay: ${rel}`, () => {
+      const file = sharedFixture(rel);
+      if (!file) return;
+      const worker = runCli(['replay', '--emit', 'records', file]);
+      const inThread = runCli(['replay', '--emit', 'records', file], { env: IN_THREAD });
+      expect(worker.code, worker.stderr).toBe(0);
+      expect(inThread.code, inThread.stderr).toBe(0);
+      expect(worker.stdout.trim()).not.toBe('');
+      expect(worker.stdout).toBe(inThread.stdout);
+      const incidents = runCli(['replay', file]);
+      expect(incidents.stdout).toBe(runCli(['replay', file], { env: IN_THREAD }).stdout);
+    });
+  }
+
+  it('keeps input order across several files (the first one started early, the next ones not)', () => {
+    const files = CAPTURES.map(sharedFixture).filter((f): f is string => f !== undefined);
+    if (files.length < 2) return;
+    const worker = runCli(['replay', '--emit', 'records', ...files]);
+    expect(worker.code, worker.stderr).toBe(0);
+    const ids = [...new Set(worker.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { source: { id: string } }).source.id))];
+    expect(ids).toEqual(files.map((f) => f.split('/').pop()));
+    expect(worker.stdout).toBe(runCli(['replay', '--emit', 'records', ...files], { env: IN_THREAD }).stdout);
+  });
+
+  it('fails on a file that is not a capture exactly as in-thread replay does', () => {
+    const bogus = join(dir.path, 'bogus.pcap');
+    writeFileSync(bogus, Buffer.alloc(4096, 0x41));
+    const worker = runCli(['replay', '--format', 'pcap', bogus]);
+    const inThread = runCli(['replay', '--format', 'pcap', bogus], { env: IN_THREAD });
+    expect(worker.code).not.toBe(0);
+    expect(worker.code).toBe(inThread.code);
+    expect(worker.stderr).toMatch(/neither pcap nor pcapng/);
+    expect(worker.stderr.split('\n').filter((l) => l.startsWith('egressd:'))).toEqual(inThread.stderr.split('\n').filter((l) => l.startsWith('egressd:')));
+  });
+
+  it('counts a truncated last record as in-thread replay does, and still prints the flows before it', () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    const cut = join(dir.path, 'cut.pcap');
+    const whole = readFileSync(file);
+    writeFileSync(cut, whole.subarray(0, whole.length - 7));
+    const worker = runCli(['replay', '--emit', 'records', cut]);
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stdout.length).toBeGreaterThan(0);
+    expect(worker.stdout).toBe(runCli(['replay', '--emit', 'records', cut], { env: IN_THREAD }).stdout);
+  });
+});
