@@ -1,7 +1,7 @@
 import type { FlowRecord } from '../record.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import { HyperLogLog, hashString, mix32 } from './hll.js';
-import { sourceKey } from '../incidents/swarm.js';
+import { RemoteTable } from './remotes.js';
 
 // Per-host features over event-time windows: a short window (evaluated when it closes), a
 // medium window (running totals) and a long window (a ring of medium windows plus two
@@ -31,6 +31,8 @@ export interface FeatureContext {
   baselineFloor: number;
   weakPorts: Set<number>;
   servicePorts: Set<number>;
+  /** Bytes from one source in a medium window that make a host count toward a shared-source swarm. */
+  sourceMinBytes: number;
   btApprovedMode: 'suppress' | 'downgrade';
 }
 
@@ -57,26 +59,9 @@ export function featureContext(config: DetectConfig, rules: DetectionRules): Fea
     baselineFloor: f.baseline_floor_bytes,
     weakPorts: new Set(f.bt_weak_ports),
     servicePorts: new Set(f.service_ports),
+    sourceMinBytes: rules.rules.swarm.min_bytes_per_host,
     btApprovedMode: rules.approvals.bittorrent,
   };
-}
-
-/** Bytes a remote delivered to the host in the current medium window. */
-export interface RemoteTally {
-  label: string;
-  bytesIn: number;
-  bytesOut: number;
-  heavy: boolean;
-  /** The source (registrable domain or address) this remote belongs to. */
-  source?: SourceTally;
-}
-
-/** Bytes a source (all its remotes) delivered to the host in the current medium window. */
-export interface SourceTally {
-  key: string;
-  bytesIn: number;
-  /** Set once the source counts toward a shared-source swarm; further bytes flow into it. */
-  swarm?: { bytes: number; lastTs: number };
 }
 
 // Long-window ring: one row of these per medium window.
@@ -108,6 +93,8 @@ export type Features = Record<string, number>;
 export class HostState {
   readonly host: string;
   lastSeen = 0;
+  /** Index in the engine's queue of hosts with an open short window, or -1. */
+  queuePos = -1;
 
   // Short window.
   short = -1;
@@ -144,8 +131,8 @@ export class HostState {
   gapM2 = 0;
   lastDownloadTs = -Infinity;
   previousRegularity = 0;
-  readonly remotes = new Map<string, RemoteTally>();
-  readonly sources = new Map<string, SourceTally>();
+  /** Bytes by remote and by source in the running medium window. */
+  remotes = new RemoteTable();
   heavyPeers = 0;
   /** The record just observed looked peer-to-peer (unprivileged ports both sides, not a service). */
   lastWasP2p = false;
@@ -225,9 +212,9 @@ export class HostState {
 
   /**
    * Add one enriched egress record. `approved` is true when a non-expired approval covers it.
-   * Returns the source tally it touched (for swarm correlation), if any.
+   * Returns the slot of the source it counted toward in `remotes` (for swarm correlation), or -1.
    */
-  observe(rec: FlowRecord, ctx: FeatureContext, approved: boolean): SourceTally | undefined {
+  observe(rec: FlowRecord, ctx: FeatureContext, approved: boolean): number {
     const ts = rec.ts;
     if (ts > this.lastSeen) this.lastSeen = ts;
     this.roll(ts, ctx);
@@ -244,7 +231,7 @@ export class HostState {
         if (ctx.btApprovedMode === 'downgrade') this.noteBtActivity(ts, ctx);
       }
       this.mApprovedIn += bytesIn;
-      return undefined;
+      return -1;
     }
     if (rec.approval?.expired) {
       this.expiredApprovals ??= new Set();
@@ -318,33 +305,22 @@ export class HostState {
     }
     if (rec.object) this.observeObject(rec, ctx, bytesIn);
 
-    let tally = this.remotes.get(peer);
-    if (!tally) {
-      if (this.remotes.size >= ctx.maxRemotes) return undefined;
-      const label = remote.name ?? peer;
-      const key = sourceKey(label);
-      let source = this.sources.get(key);
-      if (!source) {
-        source = { key, bytesIn: 0 };
-        this.sources.set(key, source);
-      }
-      tally = { label, bytesIn: 0, bytesOut: 0, heavy: false, source };
-      this.remotes.set(peer, tally);
-    }
-    tally.bytesIn += bytesIn;
-    tally.bytesOut += bytesOut;
+    const remotes = this.remotes;
+    const slot = remotes.add(peer, remote.name, bytesIn, bytesOut, ctx.maxRemotes);
+    if (slot < 0) return -1;
     // Peers on the weak BitTorrent ports are Delivery Optimization or BitTorrent: their own
     // signals judge them, they are not fan-out of a bulk download.
-    if (!tally.heavy && tally.bytesIn >= ctx.heavyPeerBytes && !onWeakPort) {
-      tally.heavy = true;
+    if (!onWeakPort && !remotes.isHeavy(slot) && remotes.remoteBytesIn(slot) >= ctx.heavyPeerBytes) {
+      remotes.markHeavy(slot);
       this.heavyPeers++;
     }
-    const source = tally.source;
-    if (!source) return undefined;
-    source.bytesIn += bytesIn;
-    if (source.swarm) {
-      source.swarm.bytes += bytesIn;
-      if (ts > source.swarm.lastTs) source.swarm.lastTs = ts;
+    // A source can only reach the swarm threshold once the window's bytes have.
+    if (!remotes.tracksSources && this.mBytesInAll < ctx.sourceMinBytes) return -1;
+    const source = remotes.countSource(slot, bytesIn);
+    const swarm = remotes.linkOf(source)?.member;
+    if (swarm) {
+      swarm.bytes += bytesIn;
+      if (ts > swarm.lastTs) swarm.lastTs = ts;
     }
     return source;
   }
@@ -446,7 +422,6 @@ export class HostState {
     this.gapCount = this.gapMean = this.gapM2 = 0;
     this.lastDownloadTs = -Infinity;
     this.remotes.clear();
-    this.sources.clear();
     this.heavyPeers = 0;
     ring.fill(0, ctx.slots * RING_WIDTH);
   }
@@ -534,18 +509,22 @@ export class HostState {
 
   /** Top remotes of the running medium window by bytes downloaded. */
   topRemotes(n: number): { label: string; bytes: number }[] {
-    const all: { label: string; bytes: number }[] = [];
-    for (const t of this.remotes.values()) all.push({ label: t.label, bytes: t.bytesIn + t.bytesOut });
-    all.sort((a, b) => b.bytes - a.bytes || (a.label < b.label ? -1 : 1));
-    return all.slice(0, n);
+    return this.remotes.top(n);
   }
 
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
-    let bytes = 700 + (this.ring?.byteLength ?? 0) + (this.remotes.size + this.sources.size) * 120 + (this.infoHashes?.size ?? 0) * 100;
-    for (const s of [this.sPeers, this.mPeers, this.peersCurrent, this.peersLong]) bytes += s.byteSize();
-    for (const s of [this.mP2pPeers, this.mP2pPorts, this.mBtPortPeers, this.sObjects, this.mObjects, this.objectsCurrent, this.objectsLong]) if (s) bytes += s.byteSize();
-    return bytes;
+    const bytes = 700 + (this.ring?.byteLength ?? 0) + this.remotes.byteSize() + (this.infoHashes?.size ?? 0) * 100;
+    const sketches = this.sPeers.byteSize() + this.mPeers.byteSize() + this.peersCurrent.byteSize() + this.peersLong.byteSize();
+    const optional =
+      (this.mP2pPeers?.byteSize() ?? 0) +
+      (this.mP2pPorts?.byteSize() ?? 0) +
+      (this.mBtPortPeers?.byteSize() ?? 0) +
+      (this.sObjects?.byteSize() ?? 0) +
+      (this.mObjects?.byteSize() ?? 0) +
+      (this.objectsCurrent?.byteSize() ?? 0) +
+      (this.objectsLong?.byteSize() ?? 0);
+    return bytes + sketches + optional;
   }
 }
 

@@ -49,6 +49,27 @@ describe('HyperLogLog', () => {
     expect(h.count()).toBe(0);
   });
 
+  it('reuses a small sparse table across clear() and gives a large or idle one back', () => {
+    const h = new HyperLogLog(12);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 40; i++) h.addHash(mix32(round * 1000 + i));
+      expect(h.count()).toBe(40);
+      const size = h.byteSize();
+      h.clear();
+      expect(h.count()).toBe(0);
+      expect(h.byteSize()).toBe(size);
+    }
+    h.addHash(mix32(1));
+    h.clear();
+    expect(h.byteSize()).toBeLessThan(100);
+    for (let i = 0; i < 500; i++) h.addHash(mix32(i));
+    h.clear();
+    expect(h.byteSize()).toBeLessThan(100);
+    h.addHash(mix32(7));
+    h.addHash(mix32(7));
+    expect(h.count()).toBe(1);
+  });
+
   it('hashes spread text evenly', () => {
     const buckets = new Array<number>(16).fill(0);
     for (let i = 0; i < 16_000; i++) buckets[hashString(`192.168.1.${i}`) >>> 28]! += 1;

@@ -24,6 +24,8 @@ export function mix32(value: number): number {
 }
 
 const ALPHA_INF = 1 / (2 * Math.LN2);
+/** Sparse tables up to this many slots survive clear(). */
+const KEEP_SPARSE_SLOTS = 256;
 
 export class HyperLogLog {
   readonly precision: number;
@@ -139,10 +141,19 @@ export class HyperLogLog {
     return copy;
   }
 
+  /**
+   * Forget every value. A small sparse table is zeroed and kept: sketches cleared every window
+   * would otherwise leave a table of garbage per window. Larger ones and registers are dropped.
+   */
   clear(): void {
     this.dense = null;
     this.cachedCount = -1;
-    if (this.sparse !== null && (this.sparseCount > 0 || this.sparse.length > 8)) this.sparse = null;
+    const sparse = this.sparse;
+    if (sparse !== null) {
+      // A table mostly empty this time gives its memory back.
+      if (sparse.length > KEEP_SPARSE_SLOTS || (sparse.length > 8 && this.sparseCount * 8 < sparse.length)) this.sparse = null;
+      else if (this.sparseCount > 0) sparse.fill(0);
+    }
     this.sparseCount = 0;
   }
 

@@ -7,6 +7,7 @@ import { silentLogger } from '../telemetry/logger.js';
 import { detectSchema, detectionRulesSchema } from './config.js';
 import { createDetectionEngine } from './index.js';
 import type { FlowRecord } from '../record.js';
+import type { Incident } from '../incidents/types.js';
 import {
   TEST_HASH,
   bittorrentClient,
@@ -336,6 +337,32 @@ describe('state', () => {
     const finalOf = (r: typeof whole) => [...r.final.values()].map((i) => [i.id, i.kind, i.status, i.hosts]).sort();
     const restored = new Map([...before.final, ...after.final]);
     expect(finalOf({ changes: [], final: restored })).toEqual(finalOf(whole));
+  });
+
+  it('keeps shared-source tallies across a restart: the swarm ends as in an uninterrupted run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egressd-detect-'));
+    dirs.push(dir);
+    const rand = prng(19);
+    const records: FlowRecord[] = [];
+    for (const host of ['10.7.0.1', '10.7.0.2', '10.7.0.3'])
+      for (let m = 0; m < 40; m++)
+        for (let i = 0; i < 50; i++)
+          records.push(flow({ host, remote: ipOf(i % 40, 46), ts: DAY + m * MIN + i * 1000 + Math.floor(rand() * 100), bytesIn: 2 * MIB }));
+    records.sort((a, b) => a.ts - b.ts);
+    const cut = DAY + 25 * MIN;
+    const whole = drive(engine(), records.map((r) => ({ ...r })));
+    const a = engine({ stateDir: dir });
+    await a.open();
+    const before = drive(a, records.filter((r) => r.ts < cut).map((r) => ({ ...r })), { flush: false });
+    await a.save();
+    const b = engine({ stateDir: dir });
+    await b.open();
+    const after = drive(b, records.filter((r) => r.ts >= cut).map((r) => ({ ...r })));
+    const swarmOf = (final: Map<string, Incident>) => [...final.values()].filter((i) => i.kind === 'swarm');
+    const expected = swarmOf(whole.final);
+    expect(expected).toHaveLength(1);
+    const restored = swarmOf(new Map([...before.final, ...after.final]));
+    expect(restored.map((i) => [i.id, i.hosts, i.evidence.bytes_in])).toEqual(expected.map((i) => [i.id, i.hosts, i.evidence.bytes_in]));
   });
 
   it('bounds state: capacity eviction under 100k hosts, idle expiry, gauges', async () => {

@@ -40,8 +40,12 @@ class Engine implements DetectionEngine, EngineIntrospection {
   private readonly ctx: FeatureContext;
   private readonly rules: DetectionRules;
   private readonly hosts = new Map<string, HostState>();
-  /** Hosts with an open short window. */
-  private readonly dirty = new Set<HostState>();
+  /**
+   * Hosts with an open short window, in the order they opened it. An entry whose state's
+   * `queuePos` is not its index is stale (evicted, or re-queued further on): an array, not a
+   * Set, so the per-minute churn of thousands of hosts allocates nothing.
+   */
+  private readonly dirty: HostState[] = [];
   private readonly objects: ObjectIndex;
   private readonly swarm: SwarmIndex;
   private readonly book: IncidentBook;
@@ -105,12 +109,13 @@ class Engine implements DetectionEngine, EngineIntrospection {
     if (windows[0] !== this.ctx.shortMs || windows[1] !== this.ctx.mediumMs || windows[2] !== this.ctx.longMs) {
       this.deps.logger.warn({ path }, 'detection windows changed since the snapshot; host features start empty, incidents kept');
     } else {
-      for (const h of json.hosts as unknown[]) {
-        const state = decodeHost(h, this.ctx);
-        if (state) this.hosts.set(state.host, state);
-      }
+      // The swarm index first: restored hosts link their sources to its members.
       this.objects.restore(json.objects);
       this.swarm.restore(json.swarm);
+      for (const h of json.hosts as unknown[]) {
+        const state = decodeHost(h, this.ctx, (key, host) => this.swarm.existingSourceMember(key, host));
+        if (state) this.hosts.set(state.host, state);
+      }
     }
     this.book.restore(json.book);
     this.watermark = json.shortIndex === -1 ? -Infinity : (json.watermark as number);
@@ -118,8 +123,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
     this.mediumIndex = json.mediumIndex as number;
     this.population = (json.population as Population | null) ?? null;
     for (const state of this.hosts.values()) {
-      if (state.short >= 0) this.dirty.add(state);
-      this.relinkSwarm(state);
+      state.queuePos = -1;
+      if (state.short >= 0) this.queueDirty(state);
     }
     this.updateGauges(true);
     this.deps.logger.info({ path, hosts: this.hosts.size, open: this.book.openCount }, 'detection state restored');
@@ -166,13 +171,10 @@ class Engine implements DetectionEngine, EngineIntrospection {
       this.hosts.set(hostName, state);
     }
     const short = Math.floor(ts / ctx.shortMs);
-    if (state.short >= 0 && short > state.short) {
-      this.closeShort(state);
-      this.dirty.delete(state);
-    }
+    if (state.short >= 0 && short > state.short) this.closeShort(state);
     if (state.short < 0) {
       state.short = short;
-      this.dirty.add(state);
+      this.queueDirty(state);
     }
     const approval = rec.approval;
     const approved = approval !== null && approval !== undefined && !approval.expired;
@@ -181,10 +183,12 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const source = state.observe(rec, ctx, approved);
     if (approved) return;
 
-    if (source && !source.swarm && source.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) {
-      const member = this.swarm.sourceMember(source.key, hostName, ts);
-      member.bytes += source.bytesIn;
-      source.swarm = member;
+    const remotes = state.remotes;
+    if (source >= 0 && !remotes.linkOf(source) && remotes.sourceBytesIn(source) >= this.rules.rules.swarm.min_bytes_per_host) {
+      const key = sourceKey(remote.name ?? (remote.ip || ''));
+      const member = this.swarm.sourceMember(key, hostName, ts);
+      member.bytes += remotes.sourceBytesIn(source);
+      remotes.link(source, { key, member });
     }
     // Flow-only BitTorrent (no info hash seen): hosts sharing remote peers are one swarm.
     if (state.lastWasP2p && !state.infoHashes && this.book.hasOpen('bittorrent', hostName)) this.swarm.notePeer(remote.ip || (remote.name ?? ''), hostName, ts, rec.bytesIn + rec.bytesOut);
@@ -211,12 +215,20 @@ class Engine implements DetectionEngine, EngineIntrospection {
     let boundary = false;
     if (short > this.shortIndex) {
       boundary = true;
-      for (const state of this.dirty) {
+      const dirty = this.dirty;
+      let kept = 0;
+      for (let i = 0; i < dirty.length; i++) {
+        const state = dirty[i]!;
+        if (state.queuePos !== i) continue;
         if (state.short < short) {
+          state.queuePos = -1;
           this.closeShort(state);
-          this.dirty.delete(state);
+        } else {
+          state.queuePos = kept;
+          dirty[kept++] = state;
         }
       }
+      dirty.length = kept;
       this.shortIndex = short;
     }
     const medium = Math.floor(this.watermark / ctx.mediumMs);
@@ -231,8 +243,14 @@ class Engine implements DetectionEngine, EngineIntrospection {
   }
 
   flush(): IncidentChange[] {
-    for (const state of this.dirty) this.closeShort(state);
-    this.dirty.clear();
+    const dirty = this.dirty;
+    for (let i = 0; i < dirty.length; i++) {
+      const state = dirty[i]!;
+      if (state.queuePos !== i) continue;
+      state.queuePos = -1;
+      this.closeShort(state);
+    }
+    dirty.length = 0;
     const changes = this.applyFindings(true);
     this.updateGauges(true);
     return changes;
@@ -338,6 +356,11 @@ class Engine implements DetectionEngine, EngineIntrospection {
     state.closeShort();
   }
 
+  private queueDirty(state: HostState): void {
+    state.queuePos = this.dirty.length;
+    this.dirty.push(state);
+  }
+
   private expiredNote(state: HostState): { approvalExpired?: string } {
     const first = state.expiredApprovals?.values().next().value;
     return first ? { approvalExpired: first } : {};
@@ -366,17 +389,9 @@ class Engine implements DetectionEngine, EngineIntrospection {
     for (let i = 0; i < drop; i++) {
       const state = states[i]!;
       this.hosts.delete(state.host);
-      this.dirty.delete(state);
+      state.queuePos = -1;
     }
     this.metrics.evicted.inc({ reason: 'capacity' }, drop);
-  }
-
-  private relinkSwarm(state: HostState): void {
-    for (const source of state.sources.values()) {
-      const member = this.swarm.existingSourceMember(source.key, state.host);
-      if (member && source.bytesIn >= this.rules.rules.swarm.min_bytes_per_host) source.swarm = member;
-    }
-    for (const tally of state.remotes.values()) tally.source = state.sources.get(sourceKey(tally.label));
   }
 
   estimateStateBytes(): number {

@@ -1,14 +1,19 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HyperLogLog } from './hll.js';
+import { RemoteTable, type RemoteTableJSON } from './remotes.js';
+import type { SwarmMember } from '../incidents/swarm.js';
 import { HostState, RING_WIDTH, type FeatureContext } from './features.js';
 
 // The detection snapshot: `<stateDir>/detect/snapshot.json`, written to a temporary file,
 // fsync'd, renamed over the old one and the directory fsync'd, so a crash leaves either the old
 // or the new snapshot, never a torn one.
 
-/** 2: the long-window ring and the per-minute download totals share one buffer. */
-export const SNAPSHOT_VERSION = 2;
+/**
+ * 2: the long-window ring and the per-minute download totals share one buffer.
+ * 3: per-remote and per-source tallies in one table (`$remotes`).
+ */
+export const SNAPSHOT_VERSION = 3;
 
 export function snapshotPath(stateDir: string): string {
   return join(stateDir, 'detect', 'snapshot.json');
@@ -64,6 +69,7 @@ type Encoded =
   | null
   | { $n: string }
   | { $hll: ReturnType<HyperLogLog['toJSON']> }
+  | { $remotes: RemoteTableJSON }
   | { $set: unknown[] }
   | { $map: [unknown, unknown][] }
   | { $i32: string }
@@ -75,6 +81,7 @@ function encode(value: unknown): Encoded | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : { $n: String(value) };
   if (typeof value === 'string' || typeof value === 'boolean') return value;
   if (value instanceof HyperLogLog) return { $hll: value.toJSON() };
+  if (value instanceof RemoteTable) return { $remotes: value.toJSON() };
   if (value instanceof Set) return { $set: [...value].map(encode) };
   if (value instanceof Map) return { $map: [...value.entries()].map(([k, v]) => [encode(k), encode(v)]) };
   if (value instanceof Int32Array) return { $i32: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
@@ -82,7 +89,6 @@ function encode(value: unknown): Encoded | undefined {
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k === 'swarm' || k === 'source') continue; // links between tallies and the swarm index, re-linked on restore
       const e = encode(v);
       if (e !== undefined) out[k] = e;
     }
@@ -91,13 +97,16 @@ function encode(value: unknown): Encoded | undefined {
   return undefined;
 }
 
-function decode(value: unknown): unknown {
+type MemberLookup = (key: string) => SwarmMember | undefined;
+
+function decode(value: unknown, member: MemberLookup): unknown {
   if (value === null || typeof value !== 'object') return value;
   const v = value as Record<string, unknown>;
   if ('$n' in v) return Number(v.$n);
+  if ('$remotes' in v) return RemoteTable.fromJSON(v.$remotes as RemoteTableJSON, member);
   if ('$hll' in v) return HyperLogLog.fromJSON(v.$hll as ReturnType<HyperLogLog['toJSON']>);
-  if ('$set' in v) return new Set((v.$set as unknown[]).map(decode));
-  if ('$map' in v) return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [decode(k), decode(x)]));
+  if ('$set' in v) return new Set((v.$set as unknown[]).map((x) => decode(x, member)));
+  if ('$map' in v) return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [decode(k, member), decode(x, member)]));
   if ('$i32' in v) {
     const b = Buffer.from(v.$i32 as string, 'base64');
     return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -107,7 +116,7 @@ function decode(value: unknown): unknown {
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = decode(x);
+  for (const [k, x] of Object.entries(v)) out[k] = decode(x, member);
   return out;
 }
 
@@ -115,11 +124,15 @@ export function encodeHost(state: HostState): string {
   return JSON.stringify(encode(state));
 }
 
-/** Rebuild a host; undefined when the snapshot was taken with different windows. */
-export function decodeHost(json: unknown, ctx: FeatureContext): HostState | undefined {
-  const fields = decode(json) as Record<string, unknown>;
-  if (typeof fields.host !== 'string') return undefined;
-  const state = new HostState(fields.host, ctx);
+/**
+ * Rebuild a host; undefined when the snapshot was taken with different windows. `member` finds
+ * the restored swarm member of a source this host was linked to.
+ */
+export function decodeHost(json: unknown, ctx: FeatureContext, member: (key: string, host: string) => SwarmMember | undefined): HostState | undefined {
+  const host = (json as { host?: unknown } | null)?.host;
+  if (typeof host !== 'string') return undefined;
+  const fields = decode(json, (key) => member(key, host)) as Record<string, unknown>;
+  const state = new HostState(host, ctx);
   const ring = fields.ring as Float32Array | null;
   if (ring && ring.length !== ctx.slots * RING_WIDTH + ctx.shortsPerMedium) return undefined;
   Object.assign(state, fields);
