@@ -43,7 +43,7 @@ export function scoreTable(title: string, detectors: { name: string; score: Scor
     lines.push(kindRow(`${d.name} bulk hosts`, s.kinds.bulk_acquisition));
     lines.push(kindRow(`${d.name} swarms`, s.kinds.swarm));
     const techniques = Object.entries(s.techniques)
-      .map(([t, v]) => `${t} ${v.detected}/${v.labelled}`)
+      .map(([t, v]) => `${t} ${v.detected}/${v.labelled}` + (v.latency.count ? ` (latency p50 ${minutes(v.latency.medianMinutes)}, p90 ${minutes(v.latency.p90Minutes)})` : ''))
       .join(', ');
     lines.push(
       `  ${d.name}: ${s.incidents} incidents, ${s.falseIncidents} false` +

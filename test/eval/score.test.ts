@@ -61,6 +61,8 @@ describe('scoreIncidents', () => {
     expect(s.kinds.swarm.latency.medianMinutes).toBe(120);
     expect(s.swarmMemberCoverage).toBe(1);
     expect(s.techniques).toMatchObject({ bt_client: { detected: 2 }, scraper: { detected: 1 }, slow_crawler: { detected: 0 } });
+    expect(s.techniques.bt_client!.latency).toMatchObject({ count: 2, medianMinutes: 30, maxMinutes: 60 });
+    expect(s.techniques.slow_crawler!.latency.count).toBe(0);
     expect(s.falseIncidents).toBe(2);
     expect(s.falseOnLabelledHosts).toBe(1);
     expect(s.falsePer1000BenignHostDays).toBeCloseTo((2 / 7) * 1000);

@@ -58,7 +58,7 @@ export interface KindScore {
 export interface Score {
   kinds: Record<'bittorrent' | 'bulk_acquisition' | 'swarm', KindScore>;
   /** Recall per technique (bt_client, mass_download, scraper, slow_crawler). */
-  techniques: Record<string, { labelled: number; detected: number; recall: number | null }>;
+  techniques: Record<string, { labelled: number; detected: number; recall: number | null; latency: LatencySummary }>;
   swarmMemberCoverage: number | null;
   incidents: number;
   falseIncidents: number;
@@ -241,12 +241,21 @@ export function scoreIncidents(incidents: ScoredIncident[], truth: GroundTruth, 
   const membersNamed = [...swarmMembersNamed.values()].reduce((n, s) => n + s.size, 0);
 
   const techniques: Score['techniques'] = {};
+  const techniqueLatencies = new Map<string, number[]>();
   for (const l of truth.labels) {
-    const t = (techniques[l.technique] ??= { labelled: 0, detected: 0, recall: null });
+    const t = (techniques[l.technique] ??= { labelled: 0, detected: 0, recall: null, latency: summarizeLatency([]) });
     t.labelled++;
-    if (detectedAt.has(l)) t.detected++;
+    const at = detectedAt.get(l);
+    if (at === undefined) continue;
+    t.detected++;
+    const list = techniqueLatencies.get(l.technique) ?? [];
+    list.push(Math.max(0, at - Date.parse(l.start)));
+    techniqueLatencies.set(l.technique, list);
   }
-  for (const t of Object.values(techniques)) t.recall = ratio(t.detected, t.labelled);
+  for (const [name, t] of Object.entries(techniques)) {
+    t.recall = ratio(t.detected, t.labelled);
+    t.latency = summarizeLatency(techniqueLatencies.get(name) ?? []);
+  }
 
   const falseVerdicts = verdicts.filter((v) => v.verdict === 'false');
   const falseIncidents = falseVerdicts.length;
