@@ -103,7 +103,8 @@ export class Daemon {
       onFatal: (err: Error) => this.onFatal(err),
       audit: (event: AuditEvent) => this.pipeline.audit(event),
     };
-    this.sinks.push(createJournalSink(config.journal, { ...common, logger: logger.child({ component: 'journal' }) }));
+    // Replay can be run again from its input: its journal is fsync'd once at the end, not per commit.
+    this.sinks.push(createJournalSink(config.journal, { ...common, logger: logger.child({ component: 'journal' }) }, { deferSync: options.mode === 'replay' }));
     if (config.clickhouse.url) {
       const createClickhouseSink = required(components.createClickhouseSink, 'the ClickHouse sink');
       this.sinks.push(createClickhouseSink(config.clickhouse, { ...common, logger: logger.child({ component: 'clickhouse' }) }));

@@ -18,7 +18,7 @@ export { GENESIS_HASH, journalFileName } from './format.js';
 export interface JournalSink extends Sink {
   /** The last entry handed a seq (written or still waiting for its fsync). */
   readonly head: { seq: number; hash: string };
-  /** Every entry up to this seq is fsync'd. */
+  /** Every entry up to this seq is fsync'd (with `deferSync`: written, fsync'd at the next flush). */
   readonly durableSeq: number;
 }
 
@@ -36,8 +36,17 @@ interface Waiter {
 
 type State = 'new' | 'starting' | 'open' | 'failed' | 'stopped';
 
-export function createJournalSink(config: JournalConfig, deps: CommonDeps): JournalSink {
-  return new JournalSinkImpl(config, deps);
+export interface JournalSinkOptions {
+  /**
+   * Write each commit without waiting for its fsync, and fsync once on `flush`/`stop` (and before
+   * a rotation). For `replay`, whose input can be read again: a write is then acknowledged once the
+   * OS has it, and the whole journal is on disk when the replay ends.
+   */
+  deferSync?: boolean;
+}
+
+export function createJournalSink(config: JournalConfig, deps: CommonDeps, options: JournalSinkOptions = {}): JournalSink {
+  return new JournalSinkImpl(config, deps, options);
 }
 
 class JournalSinkImpl implements JournalSink {
@@ -62,10 +71,13 @@ class JournalSinkImpl implements JournalSink {
   private cancelScheduled: (() => void) | undefined;
   private commitDone: Promise<void> = Promise.resolve();
   private lockPath: string | undefined;
+  /** Bytes written to the current file since its last fsync (deferSync only). */
+  private unsynced = false;
 
   constructor(
     private readonly config: JournalConfig,
     private readonly deps: CommonDeps,
+    private readonly options: JournalSinkOptions = {},
   ) {
     this.metrics = journalMetrics(deps.registry);
     this.logger = deps.logger;
@@ -169,14 +181,38 @@ class JournalSinkImpl implements JournalSink {
     });
   }
 
-  flush(): Promise<void> {
-    if (this.state === 'failed') return Promise.reject(this.notOpen());
-    if (this.durable >= this.seq) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ through: this.seq, resolve, reject });
-      this.forceCommit = true;
-      this.schedule();
-    });
+  async flush(): Promise<void> {
+    if (this.state === 'failed') throw this.notOpen();
+    if (this.durable < this.seq) {
+      await new Promise<void>((resolve, reject) => {
+        this.waiters.push({ through: this.seq, resolve, reject });
+        this.forceCommit = true;
+        this.schedule();
+      });
+    }
+    if (this.unsynced) await this.syncDeferred();
+  }
+
+  /** The one fsync of deferSync mode; a failure is fatal as for any commit. */
+  private async syncDeferred(): Promise<void> {
+    this.unsynced = false;
+    try {
+      await this.sync();
+    } catch (err) {
+      this.fail(err, 0);
+      throw this.notOpen();
+    }
+  }
+
+  private async sync(): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      await this.handle!.datasync();
+    } catch (err) {
+      throw tagged(err, 'fsync');
+    }
+    this.metrics.fsyncSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.fsyncs.inc();
   }
 
   async stop(): Promise<void> {
@@ -291,18 +327,16 @@ class JournalSinkImpl implements JournalSink {
       throw tagged(err, 'write');
     }
     this.fileSize += total;
-    const started = process.hrtime.bigint();
-    try {
-      await handle.datasync();
-    } catch (err) {
-      throw tagged(err, 'fsync');
-    }
-    this.metrics.fsyncSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.fsyncs.inc();
+    if (this.options.deferSync) this.unsynced = true;
+    else await this.sync();
     this.metrics.bytes.inc(total);
   }
 
   private async rotate(): Promise<void> {
+    if (this.unsynced) {
+      this.unsynced = false;
+      await this.sync();
+    }
     try {
       await this.handle!.close();
       this.handle = undefined;

@@ -452,3 +452,41 @@ describe('config', () => {
     expect(journalSchema.parse({ fsync_interval: '1s', rotate_size: '1MiB' })).toMatchObject({ fsync_interval: 1000, rotate_size: 1048576 });
   });
 });
+
+describe('journal with deferSync (replay)', () => {
+  const fsyncs = async (registry: Registry) => (await registry.getSingleMetric('egressd_journal_fsyncs_total')!.get()).values[0]?.value ?? 0;
+
+  it('acknowledges writes without an fsync each, and fsyncs once on flush', async () => {
+    const dir = stateDir();
+    const registry = new Registry();
+    const sink = createJournalSink(journalSchema.parse({}), deps(dir, registry), { deferSync: true });
+    await sink.start();
+    for (let i = 1; i <= 20; i++) await sink.write([opened(i)]);
+    expect(await fsyncs(registry)).toBe(0);
+    expect(sink.durableSeq).toBe(20);
+    await sink.flush();
+    expect(await fsyncs(registry)).toBe(1);
+    await sink.flush();
+    expect(await fsyncs(registry)).toBe(1);
+    await sink.stop();
+    const result = await verifyJournal(dir);
+    expect(result.ok).toBe(true);
+    expect(result.entries).toBe(20);
+  });
+
+  it('fsyncs a file before rotating away from it, and keeps the chain across files', async () => {
+    const dir = stateDir();
+    const registry = new Registry();
+    const sink = createJournalSink(journalSchema.parse({ rotate_size: '4KiB' }), deps(dir, registry), { deferSync: true });
+    await sink.start();
+    for (let i = 1; i <= 30; i++) await sink.write([opened(i)]);
+    const files = readdirSync(join(dir, 'journal')).filter((f) => f.endsWith('.ndjson'));
+    expect(files.length).toBeGreaterThan(1);
+    expect(await fsyncs(registry)).toBe(files.length - 1);
+    await sink.stop();
+    expect(await fsyncs(registry)).toBe(files.length);
+    const result = await verifyJournal(dir);
+    expect(result.ok).toBe(true);
+    expect(result.entries).toBe(30);
+  });
+});

@@ -8,11 +8,15 @@ import { DecodeError, EgressdError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { ReplayContext } from '../types.js';
 import type { PcapMetrics } from './metrics.js';
+import { unpackRecords } from './transfer.js';
 import type { FromWorker, MetricOp, WorkerError, WorkerInput } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
-/** Batches in flight between the threads: enough to keep both busy, few enough to bound memory. */
-const MAX_UNACKNOWLEDGED = 8;
+/**
+ * Batches in flight between the threads (512 records each, some 150 KB): enough for the worker to
+ * run ahead while the main thread starts up, few enough to bound memory.
+ */
+const MAX_UNACKNOWLEDGED = 64;
 
 /** True when the worker can run here (the built code; not when running from TypeScript sources). */
 export function pcapWorkerAvailable(): boolean {
@@ -96,8 +100,9 @@ export class PcapWorkerReplay {
       const handle = async (event: WorkerEvent): Promise<void> => {
         switch (event.t) {
           case 'batch':
+          case 'records':
             apply(event.ops);
-            await ctx.out.push(event.records);
+            await ctx.out.push(event.t === 'batch' ? unpackRecords(event.packed) : event.records);
             worker.postMessage({ t: 'ack' });
             return;
           case 'log':

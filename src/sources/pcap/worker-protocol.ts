@@ -1,6 +1,7 @@
 // Messages between a capture replay worker and the main thread, and the metric updates the
 // worker records for the main thread to apply to the real registry.
 import type { FlowRecord } from '../../record.js';
+import type { PackedRecords } from './transfer.js';
 
 export interface WorkerInput {
   path: string;
@@ -25,7 +26,8 @@ export interface WorkerError {
 }
 
 export type FromWorker =
-  | { t: 'batch'; records: FlowRecord[]; ops: MetricOp[] }
+  | { t: 'batch'; packed: PackedRecords; ops: MetricOp[] }
+  | { t: 'records'; records: FlowRecord[]; ops: MetricOp[] }
   | { t: 'log'; level: string; obj: unknown; msg?: string }
   | { t: 'done'; ops: MetricOp[] }
   | { t: 'error'; error: WorkerError; ops: MetricOp[] };

@@ -3,17 +3,18 @@
 // batch once it has pushed it, and the worker keeps at most a few batches unacknowledged: the
 // pipeline's backpressure reaches the file reads.
 import { createReadStream } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FlowRecord } from '../../record.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { SourceMetrics } from '../../telemetry/metrics.js';
 import { PCAP_REPLAY_DEFAULTS } from './defaults.js';
 import type { PcapMetrics } from './metrics.js';
 import { replayCapture } from './replay.js';
+import { packRecords } from './transfer.js';
 import { MetricOps, type FromWorker, type ToWorker, type WorkerInput } from './worker-protocol.js';
 
-const port = parentPort;
-if (port === null) throw new Error('the capture replay worker runs as a worker thread');
+if (parentPort === null) throw new Error('the capture replay worker runs as a worker thread');
+const port: MessagePort = parentPort;
 const input = workerData as WorkerInput;
 const ops = new MetricOps();
 const abort = new AbortController();
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
         push: async (batch: FlowRecord[]) => {
           while (unacknowledged >= input.maxUnacknowledged) await new Promise<void>((resolve) => (wakeOnAck = resolve));
           unacknowledged++;
-          post({ t: 'batch', records: batch, ops: ops.take() });
+          const packed = packRecords(batch);
+          if (packed === undefined) post({ t: 'records', records: batch, ops: ops.take() });
+          else port.postMessage({ t: 'batch', packed, ops: ops.take() } satisfies FromWorker, [packed.numbers.buffer, packed.optional.buffer, packed.lengths.buffer, packed.appShape.buffer]);
         },
       },
       metrics: ops.sourceMetrics() as unknown as SourceMetrics,

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../record.js';
+import { sharedFixture } from '../../../test/support/env.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { sourceMetrics } from '../../telemetry/metrics.js';
+import { pcapSourceSchema } from './config.js';
+import { replayPcap } from './index.js';
+import { packRecords, unpackRecords } from './transfer.js';
+import { Readable } from 'node:stream';
+
+const base = (over: Partial<FlowRecord> = {}): FlowRecord => ({
+  ts: 1_718_000_000_123,
+  tsEnd: 1_718_000_001_456,
+  src: '10.0.0.1',
+  srcPort: 51413,
+  dst: '2001:db8::1',
+  dstPort: 6881,
+  proto: 6,
+  bytesOut: 1234,
+  bytesIn: 2 ** 40,
+  packetsOut: 3,
+  packetsIn: 4,
+  source: { type: 'pcap', id: 'x.pcap' },
+  ...over,
+});
+
+function roundTrip(records: FlowRecord[]): FlowRecord[] {
+  const packed = packRecords(records);
+  expect(packed).toBeDefined();
+  return unpackRecords(structuredClone(packed!));
+}
+
+describe('packRecords / unpackRecords', () => {
+  it('gives back every field, in the same key order, optional text with any characters', () => {
+    const records = [
+      base(),
+      base({ serverName: 'tracker.example', app: { name: 'bittorrent', via: 'tracker', infoHash: 'ab'.repeat(20), infoHashes: ['cd'.repeat(20)] }, url: 'http://t/announce?x=\u0000é', method: 'GET', userAgent: 'µTorrent/3.5' }),
+      base({ app: { name: 'dns' } }),
+      base({ url: '', method: 'POST' }),
+      base({ serverName: 'only-name' }),
+    ];
+    const back = roundTrip(records);
+    expect(back).toStrictEqual(records);
+    expect(back.map((r) => JSON.stringify(r))).toEqual(records.map((r) => JSON.stringify(r)));
+  });
+
+  it('does not pack a record it could not give back exactly', () => {
+    expect(packRecords([base(), { ...base(), host: '10.0.0.1' }])).toBeUndefined();
+    expect(packRecords([base(), { ...base(), serverName: undefined }])).toBeUndefined();
+    expect(packRecords([base(), base({ source: { type: 'pcap', id: 'other' } })])).toBeUndefined();
+    const reordered = base({ url: 'http://a/' });
+    const { source, ...rest } = reordered;
+    expect(packRecords([{ ...rest, source } as FlowRecord, { source, ...rest } as FlowRecord])).toBeUndefined();
+    expect(packRecords([])).toBeUndefined();
+  });
+
+  it('round-trips the flow records of real captures', async () => {
+    for (const rel of ['ndpi/bittorrent/bt-http.pcapng', 'ndpi/bittorrent/lru_ipv6_caches.pcapng', 'ndpi/non_bittorrent/windowsupdate_over_http.pcap']) {
+      const file = sharedFixture(rel);
+      if (!file) continue;
+      const records: FlowRecord[] = [];
+      await replayPcap(
+        Readable.from([readFileSync(file)]),
+        { sourceId: 'f', out: { push: async (b) => void records.push(...b) }, metrics: sourceMetrics(new Registry()), logger: silentLogger() },
+        pcapSourceSchema.parse({ type: 'pcap' }),
+      );
+      expect(records.length).toBeGreaterThan(0);
+      const back = roundTrip(records);
+      expect(back.map((r) => JSON.stringify(r))).toEqual(records.map((r) => JSON.stringify(r)));
+    }
+  });
+});
+
+describe('packRecords app evidence', () => {
+  it('keeps the key order of each evidence object, whatever it is', () => {
+    const records = [
+      base({ app: { name: 'bittorrent', via: 'handshake', peerId: '-TR3000-', client: 'Transmission', infoHash: 'ab'.repeat(20) } }),
+      base({ app: { name: 'bittorrent', via: 'dht', infoHash: 'cd'.repeat(20), infoHashes: [] } }),
+      base({ app: { name: 'bittorrent', infoHashes: ['01'.repeat(20), '02'.repeat(20)], via: 'dht', tracker: 'tr' } }),
+      base(),
+    ];
+    const back = roundTrip(records);
+    expect(back).toStrictEqual(records);
+    expect(back.map((r) => JSON.stringify(r))).toEqual(records.map((r) => JSON.stringify(r)));
+  });
+
+  it('does not pack evidence with a field it does not know how to carry', () => {
+    expect(packRecords([base({ app: { name: 'x', extra: 1 } as unknown as FlowRecord['app'] })])).toBeUndefined();
+  });
+});
