@@ -602,6 +602,34 @@ function bittorrentClient(
   let downloaded = 0;
   let uploaded = 0;
   const tracker = serviceAt(torrent.tracker, rng);
+  // Right after the first announce a client dials many of the peers the tracker returned at once
+  // (libtorrent opens up to 30 connections a second, Transmission fills its per-torrent peer
+  // limit): the first minute is a burst of short connections, a third of them unanswered.
+  const startBurst = (announcedAt: number): void => {
+    const dials = rng.int(15, 40);
+    for (let i = 0; i < dials; i++) {
+      const peer = rng.pick(torrent.peers);
+      const ts = announcedAt + rng.int(300, 60_000);
+      const answered = rng.chance(0.67);
+      const utp = rng.chance(0.3);
+      const ok = b.conn({
+        ts,
+        durationMs: answered ? rng.int(200, 20_000) : 0,
+        host: host.ip,
+        hostPort: utp ? listenPort : ephemeralPort(host),
+        remote: peer.ip,
+        remotePort: peer.port,
+        proto: utp ? 'udp' : 'tcp',
+        hostOriginated: true,
+        bytesOut: answered ? rng.int(400, 4_000) : 60,
+        bytesIn: answered ? rng.int(300, 200_000) : 0,
+        packetsOut: answered ? rng.int(4, 20) : 1,
+        packetsIn: answered ? rng.int(3, 40) : 0,
+        activity: 'bittorrent',
+      });
+      note(ts, ok);
+    }
+  };
   let nextAnnounce = start;
   let announceEvent = 'started';
   for (let hourStart = start; hourStart < end; hourStart += HOUR_MS) {
@@ -641,6 +669,7 @@ function bittorrentClient(
         activity: 'bittorrent',
       });
       note(nextAnnounce, ok);
+      if (announceEvent === 'started') startBurst(nextAnnounce);
       announceEvent = '';
       nextAnnounce += 30 * MINUTE_MS;
     }
