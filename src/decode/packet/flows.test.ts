@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../record.js';
 import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram } from './craft.js';
-import { parseIPv4 } from '../../util/ip.js';
-import { DEFAULT_FLOW_OPTIONS, FlowTracker, hashV4, type FlowOptions } from './flows.js';
+import { formatIPv4, parseIPv4 } from '../../util/ip.js';
+import { DEFAULT_FLOW_OPTIONS, FlowTracker, IPv4TextCache, hashV4, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
@@ -217,5 +217,15 @@ describe('identification in flows', () => {
     expect(byPort.get(22)?.serverName).toBe('files.example.com');
     expect(byPort.get(6881)?.app).toBeUndefined();
     expect(byPort.get(53)?.app).toEqual({ name: 'dns' });
+  });
+});
+
+describe('IPv4TextCache', () => {
+  it('gives the dotted quad of any address, also when two addresses share a slot', () => {
+    const cache = new IPv4TextCache(2);
+    const addresses = [0, 1, 0x7f000001, 0x80000000, 0xc0a80001, 0xffffffff, 0x0a000001, 0xc0a80001, 0];
+    for (let round = 0; round < 3; round++) {
+      for (const a of addresses) expect(cache.text(a)).toBe(formatIPv4(a));
+    }
   });
 });

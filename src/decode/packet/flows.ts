@@ -91,6 +91,35 @@ export function hashV4(proto: number, low: number, lowPort: number, high: number
   return h >> 1;
 }
 
+/** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
+const NO_HASHES: readonly string[] = Object.freeze([]);
+
+/**
+ * Text of recently seen IPv4 addresses, direct-mapped: the same hosts open flow after flow, and
+ * their addresses are formatted once instead of twice per flow. Exported for tests.
+ */
+export class IPv4TextCache {
+  private readonly numbers: Float64Array;
+  private readonly texts: string[];
+  private readonly shift: number;
+
+  constructor(bits = 12) {
+    this.numbers = new Float64Array(1 << bits).fill(-1);
+    this.texts = new Array<string>(1 << bits).fill('');
+    this.shift = 32 - bits;
+  }
+
+  /** Dotted-quad text of an unsigned 32-bit address. */
+  text(address: number): string {
+    const slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
+    if (this.numbers[slot] === address) return this.texts[slot]!;
+    const text = formatIPv4(address);
+    this.numbers[slot] = address;
+    this.texts[slot] = text;
+    return text;
+  }
+}
+
 /** Where the head of one direction of a TCP stream stands. */
 const HEAD_COLLECTING = 0;
 const HEAD_DONE = 1;
@@ -171,6 +200,7 @@ export class FlowTracker {
   /** The IPv4 flow of the previous IPv4 packet, while it is tracked. */
   private lastFlowV4: Flow | undefined;
   private readonly view = new PacketView();
+  private readonly ipv4Text = new IPv4TextCache();
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
@@ -356,8 +386,8 @@ export class FlowTracker {
     let from: Endpoint;
     let to: Endpoint;
     if (view.ipVersion === 4) {
-      srcText = formatIPv4(view.srcV4);
-      dstText = formatIPv4(view.dstV4);
+      srcText = this.ipv4Text.text(view.srcV4);
+      dstText = this.ipv4Text.text(view.dstV4);
       from = view.srcV4 * 65536 + view.srcPort;
       to = view.dstV4 * 65536 + view.dstPort;
     } else {
@@ -413,7 +443,7 @@ export class FlowTracker {
     flow.headIn = undefined;
   }
 
-  private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = [], peerId?: Buffer): AppEvidence {
+  private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = NO_HASHES, peerId?: Buffer): AppEvidence {
     let app = flow.app;
     let first = false;
     if (app === undefined || app.name !== 'bittorrent') {
@@ -424,7 +454,7 @@ export class FlowTracker {
     const hadHash = app.infoHash !== undefined;
     for (const h of infoHashes) {
       if (app.infoHash === undefined) app.infoHash = h;
-      else if (app.infoHash !== h && !(app.infoHashes ?? []).includes(h)) {
+      else if (app.infoHash !== h && !(app.infoHashes !== undefined && app.infoHashes.includes(h))) {
         app.infoHashes ??= [];
         if (app.infoHashes.length < 32) app.infoHashes.push(h);
       }
@@ -476,7 +506,7 @@ export class FlowTracker {
       const at = payload.indexOf(HANDSHAKE_PREFIX);
       if (at >= 0) {
         const m = matchHandshake(payload.subarray(at));
-        if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : [], m.peerId);
+        if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
       }
     }
     // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
@@ -531,7 +561,7 @@ export class FlowTracker {
 
     const hs = matchHandshake(head);
     if (typeof hs === 'object') {
-      this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : [], hs.peerId);
+      this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : NO_HASHES, hs.peerId);
       if (hs.peerId !== undefined) {
         this.finishHead(flow, outbound);
         return false;
@@ -636,7 +666,7 @@ export class FlowTracker {
       this.onUtp(flow, utp.type, utp.connectionId, outbound);
       if (flow.app?.name === 'bittorrent' && utp.type === 0) {
         const m = matchHandshake(payload.subarray(utp.dataOffset));
-        if (typeof m === 'object') this.markBitTorrent(flow, 'utp', m.infoHash ? [m.infoHash] : [], m.peerId);
+        if (typeof m === 'object') this.markBitTorrent(flow, 'utp', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
       }
       return;
     }
