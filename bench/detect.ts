@@ -4,7 +4,7 @@
 // Reference in the same run: awk over the same records written as TSV, keeping per-host bytes
 // and the exact set of (host, remote) pairs — the naive exact aggregation detection replaces.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -74,14 +74,19 @@ function enricher(): Enricher {
   return new Enricher(networks, approved);
 }
 
-async function runDetection(): Promise<void> {
-  const registry = new Registry();
-  const engine = createDetectionEngine({
+function newEngine(stateDir: string) {
+  return createDetectionEngine({
     config: detectSchema.parse({}),
     rules: detectionRulesSchema.parse({}),
     logger: silentLogger(),
-    registry,
+    registry: new Registry(),
+    stateDir,
   });
+}
+
+async function runDetection(): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'egressd-bench-detect-state-'));
+  const engine = newEngine(stateDir);
   const enrich = enricher();
   let changes = 0;
   let egress = 0;
@@ -111,6 +116,23 @@ async function runDetection(): Promise<void> {
   report({ bench: BENCH, metric: 'tracked_hosts', value: engine.trackedHosts });
   report({ bench: BENCH, metric: 'state_estimate_mb', value: Math.round(engine.estimateStateBytes() / MB), unit: 'MB' });
   report({ bench: BENCH, metric: 'incident_changes', value: changes, note: `${egress} egress records` });
+
+  // Restart cost: the snapshot of the whole day's state, written and read back.
+  try {
+    let started = process.hrtime.bigint();
+    await engine.save();
+    const saveSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const size = statSync(join(stateDir, 'detect', 'snapshot.json')).size;
+    const restored = newEngine(stateDir);
+    started = process.hrtime.bigint();
+    await restored.open();
+    const openSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    report({ bench: BENCH, metric: 'snapshot_mb', value: Math.round(size / MB), unit: 'MB', note: `${restored.trackedHosts} hosts restored` });
+    report({ bench: BENCH, metric: 'snapshot_save_s', value: Number(saveSeconds.toFixed(2)), unit: 's' });
+    report({ bench: BENCH, metric: 'snapshot_restore_s', value: Number(openSeconds.toFixed(2)), unit: 's' });
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 
 function timeGenerator(): number {

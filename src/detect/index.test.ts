@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -323,7 +323,10 @@ describe('state', () => {
     await a.save();
     expect(existsSync(join(dir, 'detect', 'snapshot.json'))).toBe(true);
     expect(existsSync(join(dir, 'detect', 'snapshot.json.tmp'))).toBe(false);
-    expect(() => JSON.parse(readFileSync(join(dir, 'detect', 'snapshot.json'), 'utf8'))).not.toThrow();
+    const lines = readFileSync(join(dir, 'detect', 'snapshot.json'), 'utf8').trimEnd().split('\n');
+    // A header, then one line per host.
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
 
     const b = engine({ stateDir: dir });
     await b.open();
@@ -337,6 +340,32 @@ describe('state', () => {
     const finalOf = (r: typeof whole) => [...r.final.values()].map((i) => [i.id, i.kind, i.status, i.hosts]).sort();
     const restored = new Map([...before.final, ...after.final]);
     expect(finalOf({ changes: [], final: restored })).toEqual(finalOf(whole));
+  });
+
+  it('restores what it can read: a damaged host line is skipped, another format version or garbage starts empty', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egressd-detect-'));
+    dirs.push(dir);
+    const path = join(dir, 'detect', 'snapshot.json');
+    const a = engine({ stateDir: dir });
+    await a.open();
+    drive(a, ['10.8.0.1', '10.8.0.2', '10.8.0.3'].flatMap((host) => officeBrowsing(host, DAY, prng(20))), { flush: false });
+    await a.save();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    writeFileSync(path, [lines[0], lines[1], '{"host": "10.8.0.2", "ring": {"$f32": ', lines[3]].join('\n') + '\n');
+    const b = engine({ stateDir: dir });
+    await b.open();
+    expect(b.trackedHosts).toBe(2);
+
+    const header = JSON.parse(lines[0]!) as Record<string, unknown>;
+    writeFileSync(path, JSON.stringify({ ...header, version: 2, hosts: [] }) + '\n');
+    const c = engine({ stateDir: dir });
+    await c.open();
+    expect(c.trackedHosts).toBe(0);
+    writeFileSync(path, 'not json\n');
+    const d = engine({ stateDir: dir });
+    await d.open();
+    expect(d.trackedHosts).toBe(0);
   });
 
   it('keeps shared-source tallies across a restart: the swarm ends as in an uninterrupted run', async () => {

@@ -10,7 +10,7 @@ import type { DetectionEngine } from './types.js';
 import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
 import { ObjectIndex } from './objects.js';
 import { hasCurrentSignal, scoreRule, severityFor, sustainRule, type RuleShape, type Scored } from './scoring.js';
-import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshot, snapshotPath, writeAtomically } from './snapshot.js';
+import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshotLines, snapshotPath, writeAtomically } from './snapshot.js';
 import { detectMetrics, type DetectMetrics } from './metrics.js';
 
 export interface DetectionDeps {
@@ -93,29 +93,48 @@ class Engine implements DetectionEngine, EngineIntrospection {
   async open(): Promise<void> {
     if (!this.snapshotEnabled()) return;
     const path = snapshotPath(this.deps.stateDir!);
-    let json: Record<string, unknown> | undefined;
+    const logger = this.deps.logger;
+    const lines = readSnapshotLines(path);
+    let json: Record<string, unknown>;
     try {
-      json = readSnapshot(path) as Record<string, unknown> | undefined;
+      const first = await lines.next();
+      if (first.done) return;
+      json = JSON.parse(first.value) as Record<string, unknown>;
     } catch (err) {
-      this.deps.logger.warn({ err, path }, 'detection snapshot unreadable; starting with empty state');
+      logger.warn({ err, path }, 'detection snapshot unreadable; starting with empty state');
+      await lines.return(undefined);
       return;
     }
-    if (!json) return;
     if (json.version !== SNAPSHOT_VERSION) {
-      this.deps.logger.warn({ path, version: json.version }, 'detection snapshot of another version; starting with empty state');
+      logger.warn({ path, version: json.version }, 'detection snapshot of another version; starting with empty state');
+      await lines.return(undefined);
       return;
     }
     const windows = json.windows as number[];
     if (windows[0] !== this.ctx.shortMs || windows[1] !== this.ctx.mediumMs || windows[2] !== this.ctx.longMs) {
-      this.deps.logger.warn({ path }, 'detection windows changed since the snapshot; host features start empty, incidents kept');
+      logger.warn({ path }, 'detection windows changed since the snapshot; host features start empty, incidents kept');
+      await lines.return(undefined);
     } else {
       // The swarm index first: restored hosts link their sources to its members.
       this.objects.restore(json.objects);
       this.swarm.restore(json.swarm);
-      for (const h of json.hosts as unknown[]) {
-        const state = decodeHost(h, this.ctx, (key, host) => this.swarm.existingSourceMember(key, host));
-        if (state) this.hosts.set(state.host, state);
+      // One host per line: restoring never holds the whole file in memory.
+      let broken = 0;
+      try {
+        for await (const line of lines) {
+          let state: HostState | undefined;
+          try {
+            state = decodeHost(JSON.parse(line), this.ctx, (key, host) => this.swarm.existingSourceMember(key, host));
+          } catch {
+            state = undefined;
+          }
+          if (state) this.hosts.set(state.host, state);
+          else broken++;
+        }
+      } catch (err) {
+        logger.warn({ err, path }, 'detection snapshot read failed part-way; keeping the hosts read so far');
       }
+      if (broken > 0) logger.warn({ path, broken }, 'detection snapshot: unreadable host entries skipped');
     }
     this.book.restore(json.book);
     this.watermark = json.shortIndex === -1 ? -Infinity : (json.watermark as number);
@@ -127,7 +146,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
       if (state.short >= 0) this.queueDirty(state);
     }
     this.updateGauges(true);
-    this.deps.logger.info({ path, hosts: this.hosts.size, open: this.book.openCount }, 'detection state restored');
+    logger.info({ path, hosts: this.hosts.size, open: this.book.openCount }, 'detection state restored');
   }
 
   async save(): Promise<void> {
@@ -141,14 +160,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
     yield `,"population":${JSON.stringify(this.population)}`;
     yield `,"book":${JSON.stringify(this.book.toJSON())}`;
     yield `,"swarm":${JSON.stringify(this.swarm.toJSON())}`;
-    yield `,"objects":${JSON.stringify(this.objects.toJSON())}`;
-    yield ',"hosts":[';
-    let first = true;
-    for (const state of this.hosts.values()) {
-      yield (first ? '' : ',') + encodeHost(state);
-      first = false;
-    }
-    yield ']}\n';
+    yield `,"objects":${JSON.stringify(this.objects.toJSON())}}\n`;
+    for (const state of this.hosts.values()) yield `${encodeHost(state)}\n`;
   }
 
   private snapshotEnabled(): boolean {

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { HyperLogLog } from './hll.js';
 import { RemoteTable, type RemoteTableJSON } from './remotes.js';
@@ -7,11 +8,12 @@ import { HostState, RING_WIDTH, type FeatureContext } from './features.js';
 
 // The detection snapshot: `<stateDir>/detect/snapshot.json`, written to a temporary file,
 // fsync'd, renamed over the old one and the directory fsync'd, so a crash leaves either the old
-// or the new snapshot, never a torn one.
+// or the new snapshot, never a torn one. JSON lines: a header (version, windows, indexes,
+// incidents), then one line per host, so neither writing nor reading holds it all in memory.
 
 /**
  * 2: the long-window ring and the per-minute download totals share one buffer.
- * 3: per-remote and per-source tallies in one table (`$remotes`).
+ * 3: per-remote and per-source tallies in one table (`$remotes`); JSON lines, one host each.
  */
 export const SNAPSHOT_VERSION = 3;
 
@@ -50,9 +52,15 @@ export function writeAtomically(path: string, parts: Iterable<string>): void {
   }
 }
 
-export function readSnapshot(path: string): unknown {
-  if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8'));
+/** The snapshot's lines (the header, then one host each); nothing when there is no snapshot. */
+export async function* readSnapshotLines(path: string): AsyncGenerator<string, void, undefined> {
+  if (!existsSync(path)) return;
+  const input = createReadStream(path, { encoding: 'utf8' });
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line !== '') yield line;
+  } finally {
+    input.destroy();
+  }
 }
 
 export function removeSnapshot(path: string): void {
