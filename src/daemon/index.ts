@@ -11,7 +11,7 @@ import type { IncidentChange } from '../incidents/types.js';
 import type { FlowRecord } from '../record.js';
 import { createJournalSink } from '../sinks/journal/index.js';
 import type { AuditEvent, Sink } from '../sinks/types.js';
-import { inputSourceId, openInput, replayInput, replayInWorker, type ReplayOptions } from '../sources/formats.js';
+import { inputSourceId, openInput, pcapWorkerWanted, replayInput, replayInWorker, type ReplayOptions } from '../sources/formats.js';
 import type { PcapWorkerReplay } from '../sources/pcap/threaded.js';
 import type { FormatName, Source } from '../sources/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -223,10 +223,9 @@ export class Daemon {
         continue;
       }
       input.worker?.cancel();
-      // A capture file is read and assembled on a second core (EGRESSD_PCAP_WORKER=0: in this thread).
       await replayInput(openInput(input.path), input.format, ctx, {
         registry: this.options.registry,
-        pcapWorker: process.env.EGRESSD_PCAP_WORKER !== '0',
+        pcapWorker: pcapWorkerWanted(),
         ...this.options.replayOptions,
       });
     }

@@ -1,5 +1,6 @@
 import { ReadStream, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
@@ -111,13 +112,29 @@ export async function replayInWorker(replay: PcapWorkerReplay, ctx: ReplayContex
   return replay.run(ctx, options.registry ? pcapMetrics(options.registry) : undefined);
 }
 
+/** Fewer CPUs than this: capture files are replayed in the main thread unless asked otherwise. */
+const WORKER_MIN_CPUS = 4;
+
+/**
+ * Whether capture files are read and assembled on a worker thread: EGRESSD_PCAP_WORKER=1 yes,
+ * =0 no; by default only with 4 CPUs or more. On 2 cores the main thread's garbage collector
+ * already keeps the second core half busy: the worker measured no faster there and costs about
+ * a quarter more CPU (packing records across threads, a second heap); see bench/pcap.ts.
+ */
+export function pcapWorkerWanted(): boolean {
+  const setting = process.env.EGRESSD_PCAP_WORKER;
+  if (setting === '1') return true;
+  if (setting === '0') return false;
+  return availableParallelism() >= WORKER_MIN_CPUS;
+}
+
 /**
  * Start replaying a capture file on a worker thread now, to be taken later by `replayInWorker`;
- * undefined when the worker is not available (running from sources) or turned off
- * (EGRESSD_PCAP_WORKER=0).
+ * undefined when the worker is not wanted (`pcapWorkerWanted`) or not available (running from
+ * the TypeScript sources).
  */
 export async function startPcapReplay(path: string): Promise<PcapWorkerReplay | undefined> {
-  if (process.env.EGRESSD_PCAP_WORKER === '0' || path === '-') return undefined;
+  if (path === '-' || !pcapWorkerWanted()) return undefined;
   const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
   return pcapWorkerAvailable() ? new PcapWorkerReplay(path, inputSourceId(path)) : undefined;
 }

@@ -1,29 +1,34 @@
-// The built CLI replays capture files on a worker thread; with EGRESSD_PCAP_WORKER=0 it does so
-// in the main thread. Both must print exactly the same records and incidents, and fail alike.
+// With EGRESSD_PCAP_WORKER=1 the built CLI replays capture files on a worker thread; with =0 in
+// the main thread. Both must print exactly the same records and incidents, and fail alike.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, sharedFixture, tempDir } from '../../support/env.js';
+import { CLI, runCli, sharedFixture, tempDir } from '../../support/env.js';
 
 const IN_THREAD = { EGRESSD_PCAP_WORKER: '0' };
+const ON_WORKER = { env: { EGRESSD_PCAP_WORKER: '1' } };
 const CAPTURES = ['ndpi/bittorrent/bittorrent.pcap', 'ndpi/bittorrent/lru_ipv6_caches.pcapng', 'ndpi/bittorrent/bt-http.pcapng', 'ndpi/non_bittorrent/google_ssl.pcap'];
 
 describe('egressd replay of captures on a worker thread', () => {
   const dir = tempDir('egressd-pcap-worker-');
   afterAll(() => dir.remove());
 
+  it('has the built worker next to the built CLI (else EGRESSD_PCAP_WORKER=1 falls back to the main thread)', () => {
+    expect(existsSync(join(CLI, '..', '..', 'sources', 'pcap', 'worker.js'))).toBe(true);
+  });
+
   for (const rel of CAPTURES) {
     it(`prints the same records and incidents as in-thread replay: ${rel}`, () => {
       const file = sharedFixture(rel);
       if (!file) return;
-      const worker = runCli(['replay', '--emit', 'records', file]);
+      const worker = runCli(['replay', '--emit', 'records', file], ON_WORKER);
       const inThread = runCli(['replay', '--emit', 'records', file], { env: IN_THREAD });
       expect(worker.code, worker.stderr).toBe(0);
       expect(inThread.code, inThread.stderr).toBe(0);
       expect(worker.stdout.trim()).not.toBe('');
       expect(worker.stdout).toBe(inThread.stdout);
-      const incidents = runCli(['replay', file]);
+      const incidents = runCli(['replay', file], ON_WORKER);
       expect(incidents.stdout).toBe(runCli(['replay', file], { env: IN_THREAD }).stdout);
     });
   }
@@ -31,7 +36,7 @@ describe('egressd replay of captures on a worker thread', () => {
   it('keeps input order across several files (the first one started early, the next ones not)', () => {
     const files = CAPTURES.map(sharedFixture).filter((f): f is string => f !== undefined);
     if (files.length < 2) return;
-    const worker = runCli(['replay', '--emit', 'records', ...files]);
+    const worker = runCli(['replay', '--emit', 'records', ...files], ON_WORKER);
     expect(worker.code, worker.stderr).toBe(0);
     const ids = [...new Set(worker.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { source: { id: string } }).source.id))];
     expect(ids).toEqual(files.map((f) => f.split('/').pop()));
@@ -41,7 +46,7 @@ describe('egressd replay of captures on a worker thread', () => {
   it('fails on a file that is not a capture exactly as in-thread replay does', () => {
     const bogus = join(dir.path, 'bogus.pcap');
     writeFileSync(bogus, Buffer.alloc(4096, 0x41));
-    const worker = runCli(['replay', '--format', 'pcap', bogus]);
+    const worker = runCli(['replay', '--format', 'pcap', bogus], ON_WORKER);
     const inThread = runCli(['replay', '--format', 'pcap', bogus], { env: IN_THREAD });
     expect(worker.code).not.toBe(0);
     expect(worker.code).toBe(inThread.code);
@@ -55,7 +60,7 @@ describe('egressd replay of captures on a worker thread', () => {
     const cut = join(dir.path, 'cut.pcap');
     const whole = readFileSync(file);
     writeFileSync(cut, whole.subarray(0, whole.length - 7));
-    const worker = runCli(['replay', '--emit', 'records', cut]);
+    const worker = runCli(['replay', '--emit', 'records', cut], ON_WORKER);
     expect(worker.code, worker.stderr).toBe(0);
     expect(worker.stdout.length).toBeGreaterThan(0);
     expect(worker.stdout).toBe(runCli(['replay', '--emit', 'records', cut], { env: IN_THREAD }).stdout);
