@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, runCli, sharedFixture, tempDir } from '../../support/env.js';
+import { pathToFileURL } from 'node:url';
+import { Registry } from 'prom-client';
+import { CLI, REPO_ROOT, runCli, sharedFixture, tempDir } from '../../support/env.js';
 
 const IN_THREAD = { EGRESSD_PCAP_WORKER: '0' };
 const ON_WORKER = { env: { EGRESSD_PCAP_WORKER: '1' } };
@@ -54,7 +56,7 @@ describe('egressd replay of captures on a worker thread', () => {
     expect(worker.stderr.split('\n').filter((l) => l.startsWith('egressd:'))).toEqual(inThread.stderr.split('\n').filter((l) => l.startsWith('egressd:')));
   });
 
-  it('counts a truncated last record as in-thread replay does, and still prints the flows before it', () => {
+  it('replays a capture cut mid-record as in-thread replay does, printing the flows before the cut', () => {
     const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
     if (!file) return;
     const cut = join(dir.path, 'cut.pcap');
@@ -64,5 +66,33 @@ describe('egressd replay of captures on a worker thread', () => {
     expect(worker.code, worker.stderr).toBe(0);
     expect(worker.stdout.length).toBeGreaterThan(0);
     expect(worker.stdout).toBe(runCli(['replay', '--emit', 'records', cut], { env: IN_THREAD }).stdout);
+  });
+
+  it('counts the same source and packet metrics on the worker as in the main thread', async () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    // The worker runs from the build: load the built modules.
+    const built = (rel: string) => import(pathToFileURL(join(REPO_ROOT, 'dist', 'src', rel)).href);
+    const formats = (await built('sources/formats.js')) as typeof import('../../../src/sources/formats.js');
+    const telemetry = (await built('telemetry/metrics.js')) as typeof import('../../../src/telemetry/metrics.js');
+    const logger = ((await built('telemetry/logger.js')) as typeof import('../../../src/telemetry/logger.js')).silentLogger();
+    const replay = async (pcapWorker: boolean) => {
+      const registry = new Registry();
+      let records = 0;
+      await formats.replayInput(
+        formats.openInput(file),
+        'pcap',
+        { sourceId: 'bt', out: { push: async (b) => void (records += b.length) }, metrics: telemetry.sourceMetrics(registry), logger },
+        { registry, pcapWorker },
+      );
+      const metrics = (await registry.getMetricsAsJSON()).filter((m) => m.name !== 'egressd_source_lag_seconds');
+      return { records, metrics };
+    };
+    const worker = await replay(true);
+    const inThread = await replay(false);
+    expect(worker.records).toBeGreaterThan(0);
+    expect(worker.records).toBe(inThread.records);
+    expect(worker.metrics.map((m) => m.name)).toContain('egressd_pcap_packets_total');
+    expect(worker.metrics).toEqual(inThread.metrics);
   });
 });
