@@ -4,6 +4,7 @@ import {
   clientFromPeerId,
   isBitTorrentServiceName,
   looksLikeKrpcPrefix,
+  HANDSHAKE_PREFIX,
   matchHandshake,
   matchKrpc,
   matchLsd,
@@ -139,5 +140,31 @@ describe('LSD and trackers', () => {
   it('vendor service names', () => {
     expect(isBitTorrentServiceName('web.utorrent.com')).toBe(true);
     expect(isBitTorrentServiceName('notutorrent.com')).toBe(false);
+  });
+});
+
+describe('printablePeerId over every byte value', () => {
+  it('keeps printable ASCII but %, writes every other byte as %XX, and can be read back', () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, b) => b));
+    const text = printablePeerId(all);
+    for (let b = 0; b < 256; b++) {
+      const one = printablePeerId(Buffer.from([b]));
+      expect(one).toBe(b >= 0x20 && b < 0x7f && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`);
+    }
+    const back = Buffer.from(text.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    expect(back.equals(all)).toBe(true);
+  });
+});
+
+describe('matchHandshake on prefixes', () => {
+  it('waits on every proper prefix of the protocol string and refuses any changed byte', () => {
+    for (let n = 1; n < HANDSHAKE_PREFIX.length; n++) {
+      expect(matchHandshake(HANDSHAKE_PREFIX.subarray(0, n))).toBe('wait');
+      const changed = Buffer.from(HANDSHAKE_PREFIX.subarray(0, n));
+      changed[n - 1] = changed[n - 1]! ^ 0x01;
+      expect(matchHandshake(changed)).toBe('no');
+    }
+    expect(matchHandshake(Buffer.alloc(0))).toBe('wait');
+    expect(typeof matchHandshake(HANDSHAKE_PREFIX)).toBe('object');
   });
 });

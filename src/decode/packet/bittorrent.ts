@@ -13,14 +13,18 @@ export function hex(buf: Buffer, start = 0, end = buf.length): string {
   return buf.toString('hex', start, end);
 }
 
+const HEX_DIGITS = '0123456789ABCDEF';
+
 /** Peer id as printable text: printable ASCII kept, other bytes %XX (reversible). */
 export function printablePeerId(id: Buffer): string {
-  let out = '';
+  // One string built from char codes, not one intermediate string per byte.
+  const codes: number[] = [];
   for (let i = 0; i < id.length; i++) {
     const b = id[i]!;
-    out += b >= 0x20 && b < 0x7f && b !== 0x25 ? String.fromCharCode(b) : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+    if (b >= 0x20 && b < 0x7f && b !== 0x25) codes.push(b);
+    else codes.push(0x25, HEX_DIGITS.charCodeAt(b >> 4), HEX_DIGITS.charCodeAt(b & 15));
   }
-  return out;
+  return String.fromCharCode(...codes);
 }
 
 const AZUREUS_CLIENTS: Record<string, string> = {
@@ -75,7 +79,8 @@ export interface BitTorrentFacts {
 export function matchHandshake(head: Buffer): 'no' | 'wait' | { infoHash?: string; peerId?: Buffer } {
   const n = Math.min(head.length, HANDSHAKE_PREFIX.length);
   if (n === 0) return 'wait';
-  if (head.compare(HANDSHAKE_PREFIX, 0, n, 0, n) !== 0) return 'no';
+  // Byte by byte: Buffer#compare with ranges validates and allocates on every call.
+  for (let i = 0; i < n; i++) if (head[i] !== HANDSHAKE_PREFIX[i]) return 'no';
   if (head.length < HANDSHAKE_PREFIX.length) return 'wait';
   const out: { infoHash?: string; peerId?: Buffer } = {};
   if (head.length >= HANDSHAKE_WITH_HASH) out.infoHash = hex(head, 28, 48);
