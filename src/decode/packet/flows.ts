@@ -2,7 +2,7 @@
 // payload packets of each flow. A flow becomes one FlowRecord when it ends: TCP FIN/RST,
 // idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
 
-import type { AppEvidence, BitTorrentVia, FlowRecord } from '../../record.js';
+import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
 import { formatIPv4 } from '../../util/ip.js';
 import {
   HANDSHAKE_PREFIX,
@@ -201,6 +201,8 @@ export class FlowTracker {
   private lastFlowV4: Flow | undefined;
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
+  /** One source reference shared by every record, as the line decoders do. */
+  private readonly source: SourceRef;
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
@@ -220,6 +222,7 @@ export class FlowTracker {
     readonly out: FlowRecord[],
     readonly stats: TrackerStats = new TrackerStats(),
   ) {
+    this.source = { type: 'pcap', id: options.sourceId };
     this.knownPeers = new BoundedTtlCache(options.knownPeerMax, options.knownPeerTtlMs);
     this.dnsNames = new BoundedTtlCache(options.dnsCacheMax, options.dnsCacheTtlMs);
     this.closedKeys = new BoundedTtlCache(Math.min(options.maxFlows, 65_536), options.idleTimeoutMs);
@@ -758,7 +761,7 @@ export class FlowTracker {
       bytesIn: flow.bytesIn,
       packetsOut: flow.packetsOut,
       packetsIn: flow.packetsIn,
-      source: { type: 'pcap', id: this.options.sourceId },
+      source: this.source,
     };
     if (flow.serverName !== undefined) record.serverName = flow.serverName;
     if (app !== undefined) record.app = app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app };

@@ -128,6 +128,8 @@ export function packRecords(records: readonly FlowRecord[]): PackedRecords | und
 export function unpackRecords(packed: PackedRecords): FlowRecord[] {
   const { count, numbers, optional, text, lengths, appShape, appShapes, source } = packed;
   const records: FlowRecord[] = new Array<FlowRecord>(count);
+  // One source reference per batch, shared as the flow tracker shares one.
+  const sourceRef: SourceRef = { type: source.type, id: source.id };
   let pos = 0;
   let field = 0;
   const next = (): string => {
@@ -152,7 +154,7 @@ export function unpackRecords(packed: PackedRecords): FlowRecord[] {
       bytesIn: numbers[at + 6]!,
       packetsOut: numbers[at + 7]!,
       packetsIn: numbers[at + 8]!,
-      source: { type: source.type, id: source.id },
+      source: sourceRef,
     };
     const flags = optional[i]!;
     if (flags & HAS_SERVER_NAME) record.serverName = next();
