@@ -1,6 +1,5 @@
 import { ReadStream, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
@@ -112,20 +111,15 @@ export async function replayInWorker(replay: PcapWorkerReplay, ctx: ReplayContex
   return replay.run(ctx, options.registry ? pcapMetrics(options.registry) : undefined);
 }
 
-/** Fewer CPUs than this: capture files are replayed in the main thread unless asked otherwise. */
-const WORKER_MIN_CPUS = 4;
-
 /**
- * Whether capture files are read and assembled on a worker thread: EGRESSD_PCAP_WORKER=1 yes,
- * =0 no; by default only with 4 CPUs or more. On 2 cores the main thread's garbage collector
- * already keeps the second core half busy: the worker measured no faster there and costs about
- * a quarter more CPU (packing records across threads, a second heap); see bench/pcap.ts.
+ * Whether capture files are read and assembled on a worker thread: only with
+ * EGRESSD_PCAP_WORKER=1. On 2 cores the main thread's garbage collector already keeps the second
+ * core half busy: the worker measured no faster there and costs about a quarter more CPU
+ * (packing records across threads, a second heap); see bench/pcap.ts. Not measured on more
+ * cores, so not on by default anywhere.
  */
 export function pcapWorkerWanted(): boolean {
-  const setting = process.env.EGRESSD_PCAP_WORKER;
-  if (setting === '1') return true;
-  if (setting === '0') return false;
-  return availableParallelism() >= WORKER_MIN_CPUS;
+  return process.env.EGRESSD_PCAP_WORKER === '1';
 }
 
 /**
