@@ -130,7 +130,7 @@ const p2pRule = z
 const bulkRule = z
   .object({
     id: z.string().min(1).default('bulk.acquisition'),
-    rev: z.number().int().positive().default(1),
+    rev: z.number().int().positive().default(2),
     min_score: gating.min_score.default(5),
     min_fired: gating.min_fired.default(2),
     require_groups: gating.require_groups.default([
@@ -189,7 +189,7 @@ const bulkRule = z
         /** Media, archive and disk-image objects of at least `features.large_object_bytes`. */
         large_objects_1h: signal(30, 5000, 0.1),
         /** Objects whose name continues a numbered sequence (file-0041, file-0042...). */
-        sequential_1h: signal(20, 2000, 0.05),
+        sequential_1h: signal(6, 2000, 0.05),
         /** Objects this host fetched that other hosts fetched too (unapproved). */
         shared_objects_24h: signal(10, 1000, 0.05),
         /** Medium-window bytes over the host's own EWMA baseline (after warm-up). */
