@@ -71,7 +71,7 @@ class JournalSinkImpl implements JournalSink {
   private cancelScheduled: (() => void) | undefined;
   private commitDone: Promise<void> = Promise.resolve();
   private lockPath: string | undefined;
-  /** Bytes written to the current file since its last fsync (deferSync only). */
+  /** The current file has writes not yet fsync'd (deferSync only). */
   private unsynced = false;
 
   constructor(
