@@ -1,6 +1,6 @@
 import type { FlowRecord } from '../record.js';
 import type { DetectConfig, DetectionRules } from './config.js';
-import { HyperLogLog, hashString, mix32 } from './hll.js';
+import { HyperLogLog, TYPED_ARRAY_OVERHEAD, hashString, mix32 } from './hll.js';
 import { RemoteTable } from './remotes.js';
 
 // Per-host features over event-time windows: a short window (evaluated when it closes), a
@@ -514,7 +514,9 @@ export class HostState {
 
   /** Approximate heap bytes held by this host. */
   byteSize(): number {
-    const bytes = 700 + (this.ring?.byteLength ?? 0) + this.remotes.byteSize() + (this.infoHashes?.size ?? 0) * 100;
+    // The object with its boxed numbers, its key in the engine's map and the host's name: ~1 KB.
+    const ring = this.ring ? TYPED_ARRAY_OVERHEAD + this.ring.byteLength : 0;
+    const bytes = 1_000 + ring + this.remotes.byteSize() + (this.infoHashes?.size ?? 0) * 100;
     const sketches = this.sPeers.byteSize() + this.mPeers.byteSize() + this.peersCurrent.byteSize() + this.peersLong.byteSize();
     const optional =
       (this.mP2pPeers?.byteSize() ?? 0) +

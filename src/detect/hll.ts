@@ -24,6 +24,8 @@ export function mix32(value: number): number {
 }
 
 const ALPHA_INF = 1 / (2 * Math.LN2);
+/** Heap bytes of a typed array's own objects (view, buffer, backing store record), beyond its data. */
+export const TYPED_ARRAY_OVERHEAD = 180;
 /** Sparse tables up to this many slots survive clear(). */
 const KEEP_SPARSE_SLOTS = 256;
 
@@ -161,9 +163,10 @@ export class HyperLogLog {
     return this.dense === null && this.sparseCount === 0;
   }
 
-  /** Approximate heap bytes held. */
+  /** Approximate heap bytes held: the object, and a table with its typed-array and buffer objects. */
   byteSize(): number {
-    return 48 + (this.dense ? this.dense.length : (this.sparse?.length ?? 0) * 4);
+    if (this.dense) return 70 + TYPED_ARRAY_OVERHEAD + this.dense.length;
+    return 70 + (this.sparse ? TYPED_ARRAY_OVERHEAD + this.sparse.length * 4 : 0);
   }
 
   /** Compact, JSON-safe form for the state snapshot. */

@@ -1,6 +1,6 @@
 import { sourceKey, type SwarmMember } from '../incidents/swarm.js';
 import { formatIPv4, parseIPv4 } from '../util/ip.js';
-import { hashString, mix32 } from './hll.js';
+import { TYPED_ARRAY_OVERHEAD, hashString, mix32 } from './hll.js';
 
 // Per-host tallies of the running medium window: bytes by remote (top remotes, heavy peers) and
 // by source (shared-source swarms). Open addressing in typed arrays that are zeroed, not
@@ -169,7 +169,8 @@ export class RemoteTable {
   /** Approximate heap bytes held. */
   byteSize(): number {
     const pointers = (this.texts?.length ?? 0) + (this.names?.length ?? 0) + (this.links?.length ?? 0);
-    return 96 + this.remotes.byteLength + (this.sources?.byteLength ?? 0) + pointers * 4;
+    const arrays = (this.remotes.length > 0 ? 1 : 0) + (this.sources ? 1 : 0);
+    return 80 + arrays * TYPED_ARRAY_OVERHEAD + this.remotes.byteLength + (this.sources?.byteLength ?? 0) + pointers * 4;
   }
 
   toJSON(): RemoteTableJSON {
