@@ -8,14 +8,16 @@
 #   swarm-udp-tracker.pcap   two transmission-cli peers announcing on a UDP tracker (BEP 15):
 #                            connect, announce, peer lists. (aria2c speaks UDP trackers only with
 #                            DHT on, and transmission 3.00 does not dial loopback peers it got
-#                            from a tracker, so no transfer follows; uTP is covered by nDPI's
-#                            captures and unit tests.)
+#                            from a tracker, so no transfer follows.)
+#   swarm-utp-mse.pcap       transmission-cli seeding, qbittorrent-nox (headless, its own profile,
+#                            torrent added through its Web API) leeching over uTP only, with
+#                            encryption required on both sides: MSE/PE inside uTP (BEP 29)
 #   benign-http-tls.pcap     plain HTTP and TLS downloads (curl) from a local node server with a
 #                            self-signed certificate made by openssl
 #
 # DHT, LSD and PEX are off in every client. Traffic stays on 127.0.0.1. Needs root (or
 # tcpdump with cap_net_raw,cap_net_admin) and: tcpdump opentracker mktorrent transmission-cli
-# transmission-show aria2c openssl curl node.
+# transmission-show aria2c qbittorrent-nox openssl curl node.
 #
 # Usage: test/captures/make-captures.sh [OUT_DIR]   (default: src/decode/packet/testdata)
 set -euo pipefail
@@ -123,12 +125,12 @@ EOF
   echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
 }
 
-transmission_config() { # dir, port, download dir
+transmission_config() { # dir, port, download dir[, encryption: 0 preferred off .. 2 required]
   mkdir -p "$1"
   cat >"$1/settings.json" <<EOF
 {
   "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": true,
-  "encryption": 0, "peer-port": $2, "port-forwarding-enabled": false,
+  "encryption": ${4:-0}, "peer-port": $2, "port-forwarding-enabled": false,
   "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1", "rpc-enabled": false,
   "download-dir": "$3", "speed-limit-up-enabled": false
 }
@@ -173,6 +175,80 @@ swarm_udp() {
   echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
 }
 
+# transmission-cli seeds, qbittorrent-nox leeches over uTP only; both require encryption.
+swarm_utp() {
+  local name=swarm-utp-mse
+  local dir=$WORK/$name
+  mkdir -p "$dir/seed" "$dir/leech" "$dir/tracker" "$dir/qb/qBittorrent/config"
+  chmod 755 "$dir" "$dir/tracker"
+  local tport seedport leechport webport
+  tport=$(free_port)
+  seedport=$(free_port)
+  leechport=$(free_port)
+  webport=$(free_port)
+  head -c 196608 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
+  mktorrent -a "http://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
+  local hash
+  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
+  echo "$hash" >"$dir/tracker/whitelist"
+  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$tport"
+  transmission_config "$dir/seed-config" "$seedport" "$dir/seed" 2
+  # Encryption=1: required. BTProtocol=UTP: no TCP peer connections. The Web API answers
+  # loopback without a login; it only adds the torrent.
+  cat >"$dir/qb/qBittorrent/config/qBittorrent.conf" <<EOF
+[LegalNotice]
+Accepted=true
+
+[BitTorrent]
+Session\DHTEnabled=false
+Session\LSDEnabled=false
+Session\PeXEnabled=false
+Session\Encryption=1
+Session\BTProtocol=UTP
+Session\Port=$leechport
+Session\Interface=lo
+Session\InterfaceName=lo
+Session\InterfaceAddress=127.0.0.1
+Session\AllowMultipleConnectionsFromTheSameIPAddress=true
+Session\DefaultSavePath=$dir/leech
+
+[Preferences]
+Connection\UPnP=false
+WebUI\Address=127.0.0.1
+WebUI\Port=$webport
+WebUI\LocalHostAuth=false
+EOF
+
+  start_capture "$dir/capture.pcap" "host 127.0.0.1 and (port $tport or port $seedport or port $leechport)"
+  transmission-cli -g "$dir/seed-config" -w "$dir/seed" -p "$seedport" -M "$dir/sample.torrent" >"$dir/seed.log" 2>&1 &
+  local seed_pid=$!
+  PIDS+=("$seed_pid")
+  sleep 4
+  qbittorrent-nox --profile="$dir/qb" >"$dir/leech.log" 2>&1 &
+  local leech_pid=$!
+  PIDS+=("$leech_pid")
+  wait_port "$webport"
+  curl -sS -o /dev/null -F "torrents=@$dir/sample.torrent" -F "savepath=$dir/leech" "http://127.0.0.1:$webport/api/v2/torrents/add"
+  for _ in $(seq 1 600); do
+    cmp -s "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin" && break
+    sleep 0.1
+  done
+  cmp "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin" || {
+    echo "qbittorrent-nox did not finish ($name):" >&2
+    tail -c 1500 "$dir/leech.log" >&2
+    return 1
+  }
+  # The leecher's "completed" announce.
+  sleep 2
+  kill "$leech_pid" "$seed_pid" 2>/dev/null || true
+  wait "$leech_pid" "$seed_pid" 2>/dev/null || true
+  stop_capture
+  cp "$dir/capture.pcap" "$OUT/$name.pcap"
+  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+}
+
 benign() {
   local dir=$WORK/benign
   mkdir -p "$dir"
@@ -207,12 +283,14 @@ mkdir -p "$OUT"
 swarm swarm-http-tracker http plain
 swarm swarm-mse http required
 swarm_udp
+swarm_utp
 benign
 cat >"$OUT/captures.json" <<EOF
 [
   { "file": "swarm-http-tracker.pcap", "negative": false },
   { "file": "swarm-mse.pcap", "negative": false },
   { "file": "swarm-udp-tracker.pcap", "negative": false },
+  { "file": "swarm-utp-mse.pcap", "negative": false },
   { "file": "benign-http-tls.pcap", "negative": true }
 ]
 EOF

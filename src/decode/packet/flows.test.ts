@@ -204,6 +204,27 @@ describe('identification in flows', () => {
     expect(out.find((r) => r.dst === '203.0.113.21')?.app).toBeUndefined();
   });
 
+  it('uTP to a peer an HTTP tracker listed carries the info hash of that torrent (encrypted uTP shows none)', () => {
+    const { t, out, send } = tracker();
+    const hashBytes = Buffer.from(HASH, 'hex');
+    const escaped = [...hashBytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+    const request = Buffer.from(`GET /announce?info_hash=${escaped}&peer_id=-qB4520-abcdefghijkl&port=6881&compact=1 HTTP/1.1\r\nHost: tracker.example\r\n\r\n`);
+    send(T0, tcp('10.0.0.7', 40030, '192.0.2.81', 80, TCP_SYN, 1));
+    send(T0 + 1, tcp('10.0.0.7', 40030, '192.0.2.81', 80, TCP_ACK | PSH, 2, request));
+    const peers = Buffer.concat([Buffer.from('d8:intervali1800e5:peers6:'), Buffer.from([203, 0, 113, 30, 0xad, 0x9c]), Buffer.from('e')]);
+    send(T0 + 2, tcp('192.0.2.81', 80, '10.0.0.7', 40030, TCP_ACK | PSH, 1, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${peers.length}\r\n\r\n`), peers])));
+    const syn = Buffer.alloc(20);
+    syn[0] = 0x41;
+    syn.writeUInt16BE(900, 2);
+    const state = Buffer.alloc(20);
+    state[0] = 0x21;
+    state.writeUInt16BE(900, 2);
+    send(T0 + 3, udp('10.0.0.7', 6881, '203.0.113.30', 44444, syn));
+    send(T0 + 4, udp('203.0.113.30', 44444, '10.0.0.7', 6881, state));
+    t.finish();
+    expect(out.find((r) => r.dst === '203.0.113.30')?.app).toEqual({ name: 'bittorrent', via: 'utp', infoHash: HASH });
+  });
+
   it('TLS SNI and DNS answers name flows; port numbers alone classify nothing', () => {
     const { t, out, send } = tracker();
     send(T0, udp('10.0.0.7', 5300, '10.0.0.53', 53, dnsResponse('files.example.com', '198.51.100.20')));

@@ -471,10 +471,15 @@ export class FlowTracker {
     // listening port (DHT, uTP), a TCP initiator's port is ephemeral and not remembered.
     const learnt = first || (!hadHash && app.infoHash !== undefined);
     if (learnt && via !== 'tracker' && via !== 'udp_tracker' && via !== 'server_name') {
-      this.knownPeers.set(flow.responder, app.infoHash ?? '', this.now);
-      if (flow.proto === 17) this.knownPeers.set(flow.initiator, app.infoHash ?? '', this.now);
+      this.rememberPeer(flow.responder, app.infoHash);
+      if (flow.proto === 17) this.rememberPeer(flow.initiator, app.infoHash);
     }
     return app;
+  }
+
+  /** Remember a swarm peer; without a hash of its own it keeps the one it was known with. */
+  private rememberPeer(endpoint: Endpoint, infoHash: string | undefined): void {
+    this.knownPeers.set(endpoint, infoHash ?? this.knownPeers.get(endpoint, this.now) ?? '', this.now);
   }
 
   /** A name of a BitTorrent vendor's service (weak evidence, as nDPI's host list). */
@@ -483,7 +488,7 @@ export class FlowTracker {
   }
 
   private learnPeers(entries: readonly Buffer[], infoHash: string | undefined): void {
-    for (const e of entries) this.knownPeers.set(compactEndpoint(e), infoHash ?? '', this.now);
+    for (const e of entries) this.rememberPeer(compactEndpoint(e), infoHash);
   }
 
   private inspectTcp(flow: Flow, view: PacketView, payload: Buffer, outbound: boolean): void {
@@ -733,6 +738,11 @@ export class FlowTracker {
     this.emit(flow, reason);
   }
 
+  /** The info hash a known swarm peer at either end was seen with ('' unknown), or undefined. */
+  private knownPeerHash(flow: Flow): string | undefined {
+    return this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
+  }
+
   private emit(flow: Flow, reason: EndReason): void {
     if (flow.packetsOut + flow.packetsIn === 0) return;
     const stats = this.stats;
@@ -742,12 +752,16 @@ export class FlowTracker {
       // A flow to or from a known swarm peer (MSE/PE-encrypted peer wire, uTP we could not
       // pin down) that nothing else explains.
       if (app === undefined || (app.name !== 'http' && app.name !== 'tls' && app.name !== 'dns')) {
-        const known = this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
+        const known = this.knownPeerHash(flow);
         if (known !== undefined) {
           app = { name: 'bittorrent', via: 'known_peer' };
           if (known) app.infoHash = known;
         }
       }
+    } else if (app.via === 'utp' && app.infoHash === undefined) {
+      // uTP carrying MSE/PE shows no hash on the wire; a tracker that listed the peer named it.
+      const known = this.knownPeerHash(flow);
+      if (known) app.infoHash = known;
     }
     const record: FlowRecord = {
       ts: Math.floor(flow.ts),

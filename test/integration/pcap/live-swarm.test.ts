@@ -1,5 +1,5 @@
 // Runs the capture script with real clients on loopback (opentracker, transmission-cli,
-// aria2c, curl against a local node HTTPS server), then replays the fresh captures: every
+// aria2c, qbittorrent-nox, curl against a local node HTTPS server), then replays the fresh captures: every
 // flow ndpiReader calls BitTorrent is BitTorrent to egressd, the MSE swarm is attributed
 // through the tracker's peers, and the benign downloads are named and not BitTorrent.
 
@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { IN_CI, REPO_ROOT, requireTool, tempDir } from '../../support/env.js';
 import { egressdFlows, parseNdpiFlows, replayFile, runNdpiReader } from './ndpi.js';
 
-const TOOLS = ['tcpdump', 'opentracker', 'mktorrent', 'transmission-cli', 'transmission-show', 'aria2c', 'openssl', 'curl', 'ndpiReader'];
+const TOOLS = ['tcpdump', 'opentracker', 'mktorrent', 'transmission-cli', 'transmission-show', 'aria2c', 'qbittorrent-nox', 'openssl', 'curl', 'ndpiReader'];
 const missing = TOOLS.filter((t) => requireTool(t) === undefined);
 const privileged = process.getuid?.() === 0;
 if (!privileged) {
@@ -27,7 +27,7 @@ describe.runIf(run)('captures of real clients on loopback', () => {
     // Asynchronously: the test worker must keep answering the runner for the minute this takes.
     await promisify(execFile)(join(REPO_ROOT, 'test', 'captures', 'make-captures.sh'), [dir.path], { timeout: 170_000, maxBuffer: 16 * 1024 * 1024 });
     const list = JSON.parse(readFileSync(join(dir.path, 'captures.json'), 'utf8')) as { file: string; negative: boolean }[];
-    expect(list.map((c) => c.file)).toEqual(['swarm-http-tracker.pcap', 'swarm-mse.pcap', 'swarm-udp-tracker.pcap', 'benign-http-tls.pcap']);
+    expect(list.map((c) => c.file)).toEqual(['swarm-http-tracker.pcap', 'swarm-mse.pcap', 'swarm-udp-tracker.pcap', 'swarm-utp-mse.pcap', 'benign-http-tls.pcap']);
     const via = new Map<string, Set<string>>();
     for (const capture of list) {
       const file = join(dir.path, capture.file);
@@ -54,5 +54,7 @@ describe.runIf(run)('captures of real clients on loopback', () => {
     expect([...via.get('swarm-mse.pcap')!].sort()).toEqual(['known_peer', 'tracker']);
     // nDPI does not see UDP trackers; egressd does.
     expect([...via.get('swarm-udp-tracker.pcap')!]).toEqual(['udp_tracker']);
+    // qbittorrent-nox over uTP with encryption: the uTP headers, and the announces.
+    expect([...via.get('swarm-utp-mse.pcap')!].sort()).toEqual(['tracker', 'utp']);
   });
 });
