@@ -205,7 +205,7 @@ const bulkRule = z
 const swarmRule = z
   .object({
     id: z.string().min(1).default('swarm.correlation'),
-    rev: z.number().int().positive().default(1),
+    rev: z.number().int().positive().default(2),
     min_score: gating.min_score.default(20),
     /** Hosts needed for a swarm. */
     min_hosts: z.number().int().min(2).default(2),
@@ -215,7 +215,7 @@ const swarmRule = z
     min_shared_objects: z.number().int().positive().default(5),
     /** Flow-only BitTorrent hosts (no info hash) are linked into one swarm when a pair shares this many distinct remote peers. */
     min_shared_peers: z.number().int().positive().default(3),
-    /** ...and a shared-source member must also have an open bittorrent/bulk_acquisition incident (false: volume alone). */
+    /** ...and a shared-source member must also have a bulk_acquisition incident of its own (false: volume alone). */
     source_requires_incident: z.boolean().default(true),
     signals: z
       .object({

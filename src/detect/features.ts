@@ -2,6 +2,7 @@ import type { FlowRecord } from '../record.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import { HyperLogLog, TYPED_ARRAY_OVERHEAD, hashString, mix32 } from './hll.js';
 import { RemoteTable } from './remotes.js';
+import { noteSourceAddress } from '../incidents/swarm.js';
 
 // Per-host features over event-time windows: a short window (evaluated when it closes), a
 // medium window (running totals) and a long window (a ring of medium windows plus two
@@ -321,6 +322,7 @@ export class HostState {
     if (swarm) {
       swarm.bytes += bytesIn;
       if (ts > swarm.lastTs) swarm.lastTs = ts;
+      noteSourceAddress(swarm, remotes.labelV4(slot));
     }
     return source;
   }

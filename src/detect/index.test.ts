@@ -287,7 +287,7 @@ describe('swarm correlation', () => {
     expect(swarms).toHaveLength(1);
     expect(swarms[0]!.hosts).toEqual(['10.4.0.1', '10.4.0.2', '10.4.0.3']);
     expect(swarms[0]!.evidence.info_hashes).toEqual([TEST_HASH]);
-    expect(swarms[0]!.rule).toBe('swarm.correlation@1');
+    expect(swarms[0]!.rule).toBe('swarm.correlation@2');
     expect(found.filter((i) => i.kind === 'bittorrent')).toHaveLength(4);
   });
 

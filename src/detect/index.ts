@@ -4,7 +4,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { FlowRecord } from '../record.js';
 import type { IncidentChange } from '../incidents/types.js';
 import { IncidentBook, type Finding } from '../incidents/lifecycle.js';
-import { SwarmIndex, sourceKey, type SwarmContext, type SwarmRule } from '../incidents/swarm.js';
+import { SwarmIndex, noteSourceAddress, sourceKey, type SwarmContext, type SwarmRule } from '../incidents/swarm.js';
+import { parseIPv4 } from '../util/ip.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
 import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
@@ -77,10 +78,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const swarmRule = swarmShape(deps.rules.rules.swarm);
     this.swarmContext = {
       longMs: this.ctx.longMs,
-      hasAcquisitionIncident: (host) => {
-        const since = this.watermark - this.ctx.longMs;
-        return this.book.activeSince('bittorrent', host, since) || this.book.activeSince('bulk_acquisition', host, since);
-      },
+      hasBulkIncident: (host) => this.book.activeSince('bulk_acquisition', host, this.watermark - this.ctx.longMs),
       usersOf: (host) => [...(this.hosts.get(host)?.users ?? [])],
       score: (features) => scoreRule(swarmRule, features),
     };
@@ -198,9 +196,11 @@ class Engine implements DetectionEngine, EngineIntrospection {
 
     const remotes = state.remotes;
     if (source >= 0 && !remotes.linkOf(source) && remotes.sourceBytesIn(source) >= this.rules.rules.swarm.min_bytes_per_host) {
-      const key = sourceKey(remote.name ?? (remote.ip || ''));
+      const label = remote.name ?? (remote.ip || '');
+      const key = sourceKey(label);
       const member = this.swarm.sourceMember(key, hostName, ts);
       member.bytes += remotes.sourceBytesIn(source);
+      noteSourceAddress(member, parseIPv4(label));
       remotes.link(source, { key, member });
     }
     // Flow-only BitTorrent (no info hash seen): hosts sharing remote peers are one swarm.

@@ -88,6 +88,12 @@ export class RemoteTable {
     return slot;
   }
 
+  /** The remote's label (its name, else its address) as an IPv4 number, or -1. */
+  labelV4(slot: number): number {
+    const name = this.names?.[slot];
+    return name === undefined ? this.remotes[slot * R_WIDTH + R_IPV4]! - 1 : parseIPv4(name);
+  }
+
   remoteBytesIn(slot: number): number {
     return this.remotes[slot * R_WIDTH + R_BYTES_IN]!;
   }
@@ -277,10 +283,9 @@ export class RemoteTable {
 
   /** The source slot of a remote, added when new. The label is its name, else its address. */
   private sourceSlotOfRemote(slot: number): number {
-    const name = this.names?.[slot];
-    const v4 = name === undefined ? this.remotes[slot * R_WIDTH + R_IPV4]! - 1 : parseIPv4(name);
+    const v4 = this.labelV4(slot);
     if (v4 >= 0) return this.sourceSlotOf(...v4SourceHashes(v4));
-    return this.sourceSlotOf(...sourceHashes(sourceKey(name ?? this.texts![slot]!)));
+    return this.sourceSlotOf(...sourceHashes(sourceKey(this.names?.[slot] ?? this.texts![slot]!)));
   }
 
   private sourceSlotOf(a: number, b: number): number {

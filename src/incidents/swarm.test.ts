@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SwarmIndex, sourceKey, type SwarmContext, type SwarmRule } from './swarm.js';
+import { SwarmIndex, noteSourceAddress, sourceKey, type SwarmContext, type SwarmRule } from './swarm.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9);
 const HOUR = 3_600_000;
@@ -18,7 +18,7 @@ const rule: SwarmRule = {
 function context(withIncident: Set<string>): SwarmContext {
   return {
     longMs: 24 * HOUR,
-    hasAcquisitionIncident: (h) => withIncident.has(h),
+    hasBulkIncident: (h) => withIncident.has(h),
     usersOf: (h) => (h === '10.0.0.1' ? ['alice'] : []),
     score: (f) => ({ score: Math.min(100, f.hosts! * 20), signals: [{ name: 'hosts', value: f.hosts!, threshold: 2, weight: 0.6 }], rule: 'swarm.correlation@1' }),
   };
@@ -49,6 +49,35 @@ describe('swarm index', () => {
     const shared = new SwarmIndex(100);
     for (let i = 0; i < 3; i++) shared.noteSharedObject('media.example', ['10.0.0.5', '10.0.0.6'], T0 + i);
     expect(shared.evaluate(T0 + 10, { ...rule, source_requires_incident: false }, context(new Set()))[0]!.hosts).toEqual(['10.0.0.5', '10.0.0.6']);
+  });
+
+  it('splits a /24 source into the hosts that share addresses: unrelated sites on one /24 are no swarm', () => {
+    const s = new SwarmIndex(100);
+    const v4 = (last: number) => (198 * 2 ** 24 + 18 * 2 ** 16 + 80 * 2 ** 8 + last);
+    const pull = (host: string, ...lasts: number[]) => {
+      const m = s.sourceMember('198.18.80.0/24', host, T0);
+      m.bytes += 500;
+      for (const l of lasts) noteSourceAddress(m, v4(l));
+    };
+    // Three sites on one /24, one host each: nothing shared.
+    pull('10.0.0.1', 10, 11);
+    pull('10.0.0.2', 20);
+    pull('10.0.0.3', 30, 31);
+    const all = new Set(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
+    expect(s.evaluate(T0, rule, context(all))).toEqual([]);
+    // A host on the first site's other address, and one bridging two sites' addresses.
+    pull('10.0.0.4', 11);
+    pull('10.0.0.5', 20);
+    pull('10.0.0.6', 31, 10);
+    const found = s.evaluate(T0, rule, context(all));
+    expect(found.map((f) => [f.key, f.hosts])).toEqual([
+      ['src:198.18.80.0/24@198.18.80.10', ['10.0.0.1', '10.0.0.3', '10.0.0.4', '10.0.0.6']],
+      ['src:198.18.80.0/24@198.18.80.20', ['10.0.0.2', '10.0.0.5']],
+    ]);
+    // Named sources are not split.
+    const named = new SwarmIndex(100);
+    for (const h of ['10.0.0.1', '10.0.0.2']) named.sourceMember('example.org', h, T0).bytes += 500;
+    expect(named.evaluate(T0, rule, context(all)).map((f) => f.key)).toEqual(['src:example.org']);
   });
 
   it('links flow-only BitTorrent hosts by the peers they share into one group', () => {

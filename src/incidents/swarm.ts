@@ -1,5 +1,6 @@
 import type { Signal } from './types.js';
 import type { Finding } from './lifecycle.js';
+import { formatIPv4 } from '../util/ip.js';
 
 // Swarm correlation: two or more internal hosts in the same unapproved info hash, or pulling
 // from the same unapproved source, within the long window — one incident naming every host.
@@ -14,6 +15,18 @@ export interface SwarmMember {
   objects: number;
   /** Peer-to-peer groups: remote peers this host shares with other members. */
   sharedPeers?: number;
+  /** IPv4 /24 sources: the addresses (as numbers) this host pulled from, a few at most. */
+  addresses?: number[];
+}
+
+/** Addresses remembered per member of an IPv4 /24 source. */
+const MAX_MEMBER_ADDRESSES = 16;
+
+/** A host pulled from address `v4` (a number; negative: not IPv4) of a /24 source. */
+export function noteSourceAddress(member: SwarmMember, v4: number): void {
+  if (v4 < 0) return;
+  const addresses = (member.addresses ??= []);
+  if (addresses.length < MAX_MEMBER_ADDRESSES && !addresses.includes(v4)) addresses.push(v4);
 }
 
 export interface SwarmRule {
@@ -30,8 +43,11 @@ export interface SwarmRule {
 
 export interface SwarmContext {
   longMs: number;
-  /** Does this host have an open per-host acquisition incident (bittorrent or bulk)? */
-  hasAcquisitionIncident: (host: string) => boolean;
+  /**
+   * Did this host have a bulk_acquisition incident within the long window? A shared source joins
+   * hosts acquiring from it; BitTorrent hosts correlate by info hash or shared peers instead.
+   */
+  hasBulkIncident: (host: string) => boolean;
   usersOf: (host: string) => string[];
   score: (features: Record<string, number>) => { score: number; signals: Signal[]; rule: string } | undefined;
 }
@@ -195,53 +211,64 @@ export class SwarmIndex {
         if (members.size === 0) map.delete(name);
         continue;
       }
-      const hosts: string[] = [];
-      let bytes = 0;
-      let objects = 0;
-      let first = Infinity;
-      let last = -Infinity;
+      const eligible: string[] = [];
       for (const [host, m] of members) {
         if (!isHash && !isPeers) {
           const pulled = m.bytes >= rule.min_bytes_per_host || m.objects >= rule.min_shared_objects;
-          if (!pulled || (rule.source_requires_incident && !ctx.hasAcquisitionIncident(host))) continue;
+          if (!pulled || (rule.source_requires_incident && !ctx.hasBulkIncident(host))) continue;
         }
-        hosts.push(host);
-        bytes += m.bytes;
-        objects += m.objects;
-        if (m.firstTs < first) first = m.firstTs;
-        if (m.lastTs > last) last = m.lastTs;
+        eligible.push(host);
       }
-      if (hosts.length < rule.min_hosts) continue;
-      hosts.sort();
-      let sharedKeys = Math.max(1, objects);
-      if (isHash) sharedKeys = 1;
-      if (isPeers) {
-        sharedKeys = 0;
-        for (const h of hosts) sharedKeys += members.get(h)!.sharedPeers ?? 0;
+      if (eligible.length < rule.min_hosts) continue;
+      // A /24 can hold unrelated sites: there, hosts are one swarm only when they share addresses.
+      const groups = !isHash && !isPeers && name.endsWith('/24') ? byAddress(eligible, members) : [{ hosts: eligible, tag: '' }];
+      for (const group of groups) {
+        if (group.hosts.length < rule.min_hosts) continue;
+        const finding = this.finding(group.tag ? `${key}@${group.tag}` : key, name, group.hosts, members, isHash, isPeers, ctx);
+        if (finding) findings.push(finding);
       }
-      const scored = ctx.score({ hosts: hosts.length, bytes_in: bytes, shared_keys: sharedKeys });
-      if (!scored) continue;
-      const users = new Set<string>();
-      for (const h of hosts) for (const u of ctx.usersOf(h)) users.add(u);
-      findings.push({
-        kind: 'swarm',
-        key,
-        rule: scored.rule,
-        hosts,
-        score: scored.score,
-        signals: scored.signals,
-        episodeStart: first,
-        activityTs: last,
-        bytesIn: bytes,
-        bytesOut: 0,
-        peers: hosts.length,
-        infoHashes: isHash ? [name] : [],
-        remotes: isHash ? [] : [{ label: isPeers ? `peers shared with ${name}` : name, bytes }],
-        users: [...users].sort(),
-        approvedSource: null,
-      });
     }
     return findings;
+  }
+
+  /** The finding for one group of hosts of a shared key, when the rule scores it. */
+  private finding(key: string, name: string, hosts: string[], members: Members, isHash: boolean, isPeers: boolean, ctx: SwarmContext): Finding | undefined {
+    let bytes = 0;
+    let objects = 0;
+    let first = Infinity;
+    let last = -Infinity;
+    let sharedPeers = 0;
+    for (const host of hosts) {
+      const m = members.get(host)!;
+      bytes += m.bytes;
+      objects += m.objects;
+      sharedPeers += m.sharedPeers ?? 0;
+      if (m.firstTs < first) first = m.firstTs;
+      if (m.lastTs > last) last = m.lastTs;
+    }
+    hosts.sort();
+    const sharedKeys = isHash ? 1 : isPeers ? sharedPeers : Math.max(1, objects);
+    const scored = ctx.score({ hosts: hosts.length, bytes_in: bytes, shared_keys: sharedKeys });
+    if (!scored) return undefined;
+    const users = new Set<string>();
+    for (const h of hosts) for (const u of ctx.usersOf(h)) users.add(u);
+    return {
+      kind: 'swarm',
+      key,
+      rule: scored.rule,
+      hosts,
+      score: scored.score,
+      signals: scored.signals,
+      episodeStart: first,
+      activityTs: last,
+      bytesIn: bytes,
+      bytesOut: 0,
+      peers: hosts.length,
+      infoHashes: isHash ? [name] : [],
+      remotes: isHash ? [] : [{ label: isPeers ? `peers shared with ${name}` : name, bytes }],
+      users: [...users].sort(),
+      approvedSource: null,
+    };
   }
 
   toJSON(): unknown {
@@ -274,6 +301,36 @@ export class SwarmIndex {
   existingSourceMember(source: string, host: string): SwarmMember | undefined {
     return this.bySource.get(source)?.get(host);
   }
+}
+
+/**
+ * Hosts of a /24 source grouped by the addresses they share, transitively; hosts that noted no
+ * address (shared objects only) form one group. A group is tagged with its lowest address.
+ */
+function byAddress(hosts: string[], members: Members): { hosts: string[]; tag: string }[] {
+  const parent = hosts.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const firstHolder = new Map<number, number>();
+  hosts.forEach((host, i) => {
+    for (const a of members.get(host)!.addresses ?? []) {
+      const j = firstHolder.get(a);
+      if (j === undefined) firstHolder.set(a, i);
+      else parent[find(i)] = find(j);
+    }
+  });
+  const groups = new Map<number, { hosts: string[]; lowest: number }>();
+  hosts.forEach((host, i) => {
+    const addresses = members.get(host)!.addresses ?? [];
+    const root = addresses.length === 0 ? -1 : find(i);
+    let group = groups.get(root);
+    if (!group) groups.set(root, (group = { hosts: [], lowest: Infinity }));
+    group.hosts.push(host);
+    for (const a of addresses) if (a < group.lowest) group.lowest = a;
+  });
+  return [...groups.values()].map((g) => ({ hosts: g.hosts, tag: Number.isFinite(g.lowest) ? formatIPv4(g.lowest) : '' }));
 }
 
 const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'gov', 'edu', 'ac', 'ne', 'or']);
