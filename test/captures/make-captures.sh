@@ -43,6 +43,23 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# A port free for both TCP and UDP (uTP listens on the peer port's UDP twin; other suites
+# running alongside bind UDP ports too).
+free_port_tcp_udp() {
+  node -e '
+    const net = require("net"), dgram = require("dgram");
+    const attempt = () => {
+      const t = net.createServer();
+      t.listen(0, "127.0.0.1", () => {
+        const port = t.address().port;
+        const u = dgram.createSocket("udp4");
+        u.once("error", () => { u.close(); t.close(attempt); });
+        u.bind(port, "127.0.0.1", () => { console.log(port); u.close(); t.close(); });
+      });
+    };
+    attempt();'
+}
+
 wait_port() { # wait until something listens on 127.0.0.1:$1 (tcp)
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
@@ -183,8 +200,8 @@ swarm_utp() {
   chmod 755 "$dir" "$dir/tracker"
   local tport seedport leechport webport
   tport=$(free_port)
-  seedport=$(free_port)
-  leechport=$(free_port)
+  seedport=$(free_port_tcp_udp)
+  leechport=$(free_port_tcp_udp)
   webport=$(free_port)
   head -c 196608 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
   mktorrent -a "http://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
@@ -225,19 +242,32 @@ EOF
   transmission-cli -g "$dir/seed-config" -w "$dir/seed" -p "$seedport" -M "$dir/sample.torrent" >"$dir/seed.log" 2>&1 &
   local seed_pid=$!
   PIDS+=("$seed_pid")
-  sleep 4
+  # The leecher must find the seed in the tracker's first answer: transmission 3.00 does not dial
+  # loopback peers, and the next announce is half an hour away.
+  local escaped
+  escaped=$(printf '%s' "$hash" | sed 's/../%&/g')
+  for _ in $(seq 1 300); do
+    curl -s "http://127.0.0.1:$tport/scrape?info_hash=$escaped" | grep -q '8:completei[1-9]' && break
+    sleep 0.1
+  done
+  curl -s "http://127.0.0.1:$tport/scrape?info_hash=$escaped" | grep -q '8:completei[1-9]' || {
+    echo "the seed never announced ($name):" >&2
+    tail -c 600 "$dir/seed.log" >&2
+    return 1
+  }
   qbittorrent-nox --profile="$dir/qb" >"$dir/leech.log" 2>&1 &
   local leech_pid=$!
   PIDS+=("$leech_pid")
   wait_port "$webport"
   curl -sS -o /dev/null -F "torrents=@$dir/sample.torrent" -F "savepath=$dir/leech" "http://127.0.0.1:$webport/api/v2/torrents/add"
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 1200); do
     cmp -s "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin" && break
     sleep 0.1
   done
   cmp "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin" || {
     echo "qbittorrent-nox did not finish ($name):" >&2
-    tail -c 1500 "$dir/leech.log" >&2
+    curl -sS "http://127.0.0.1:$webport/api/v2/torrents/info" >&2 || true
+    tail -c 1500 "$dir/leech.log" "$dir/seed.log" "$dir/qb/qBittorrent/data/logs/qbittorrent.log" >&2 || true
     return 1
   }
   # The leecher's "completed" announce.

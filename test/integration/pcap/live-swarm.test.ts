@@ -23,9 +23,9 @@ const dir = tempDir('egressd-live-captures-');
 afterAll(() => dir.remove());
 
 describe.runIf(run)('captures of real clients on loopback', () => {
-  it('builds the captures and identifies every swarm flow nDPI identifies', async () => {
+  it('builds the captures and identifies every swarm flow nDPI identifies', { timeout: 300_000 }, async () => {
     // Asynchronously: the test worker must keep answering the runner for the minute this takes.
-    await promisify(execFile)(join(REPO_ROOT, 'test', 'captures', 'make-captures.sh'), [dir.path], { timeout: 170_000, maxBuffer: 16 * 1024 * 1024 });
+    await promisify(execFile)(join(REPO_ROOT, 'test', 'captures', 'make-captures.sh'), [dir.path], { timeout: 280_000, maxBuffer: 16 * 1024 * 1024 });
     const list = JSON.parse(readFileSync(join(dir.path, 'captures.json'), 'utf8')) as { file: string; negative: boolean }[];
     expect(list.map((c) => c.file)).toEqual(['swarm-http-tracker.pcap', 'swarm-mse.pcap', 'swarm-udp-tracker.pcap', 'swarm-utp-mse.pcap', 'benign-http-tls.pcap']);
     const via = new Map<string, Set<string>>();
