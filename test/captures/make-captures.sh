@@ -83,6 +83,19 @@ stop_capture() {
   wait "$CAPTURE_PID" || true
 }
 
+# A sample file, its torrent, and an opentracker whitelisting it: $1 dir, $2 name, $3 bytes,
+# $4 tracker port, $5 tracker scheme (http|udp). Sets HASH.
+torrent_with_tracker() {
+  local dir=$1 name=$2 bytes=$3 tport=$4 scheme=$5
+  head -c "$bytes" /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
+  mktorrent -a "$scheme://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
+  HASH=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
+  echo "$HASH" >"$dir/tracker/whitelist"
+  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$tport"
+}
+
 # One swarm: $1 name, $2 tracker scheme (http|udp), $3 encryption (plain|required)
 swarm() {
   local name=$1 scheme=$2 crypto=$3
@@ -94,17 +107,8 @@ swarm() {
   seedport=$(free_port)
   leechport=$(free_port)
 
-  head -c 196608 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
-  local announce="http://127.0.0.1:$tport/announce"
-  [ "$scheme" = udp ] && announce="udp://127.0.0.1:$tport/announce"
-  mktorrent -a "$announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
-  local hash
-  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
-  echo "$hash" >"$dir/tracker/whitelist"
-
-  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
-  PIDS+=("$!")
-  wait_port "$tport"
+  torrent_with_tracker "$dir" "$name" 196608 "$tport" "$scheme"
+  local hash=$HASH
 
   local encryption=0 aria_crypto=()
   if [ "$crypto" = required ]; then
@@ -164,14 +168,8 @@ swarm_udp() {
   tport=$(free_port)
   seedport=$(free_port)
   leechport=$(free_port)
-  head -c 131072 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
-  mktorrent -a "udp://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
-  local hash
-  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
-  echo "$hash" >"$dir/tracker/whitelist"
-  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
-  PIDS+=("$!")
-  wait_port "$tport"
+  torrent_with_tracker "$dir" "$name" 131072 "$tport" udp
+  local hash=$HASH
   transmission_config "$dir/seed-config" "$seedport" "$dir/seed"
   transmission_config "$dir/leech-config" "$leechport" "$dir/leech"
 
@@ -203,14 +201,8 @@ swarm_utp() {
   seedport=$(free_port_tcp_udp)
   leechport=$(free_port_tcp_udp)
   webport=$(free_port)
-  head -c 196608 /dev/urandom >"$dir/seed/egressd-sample-$name.bin"
-  mktorrent -a "http://127.0.0.1:$tport/announce" -l 15 -o "$dir/sample.torrent" "$dir/seed/egressd-sample-$name.bin" >/dev/null
-  local hash
-  hash=$(transmission-show "$dir/sample.torrent" | awk '/Hash( v1)?:/ {print $NF; exit}')
-  echo "$hash" >"$dir/tracker/whitelist"
-  (cd "$dir/tracker" && exec opentracker -i 127.0.0.1 -p "$tport" -P "$tport" -w whitelist -u nobody -d "$dir/tracker") >"$dir/tracker.log" 2>&1 &
-  PIDS+=("$!")
-  wait_port "$tport"
+  torrent_with_tracker "$dir" "$name" 196608 "$tport" http
+  local hash=$HASH
   transmission_config "$dir/seed-config" "$seedport" "$dir/seed" 2
   # Encryption=1: required. BTProtocol=UTP: no TCP peer connections. The Web API answers
   # loopback without a login; it only adds the torrent.
