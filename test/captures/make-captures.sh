@@ -39,19 +39,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A free loopback port below the ephemeral range, free for TCP and UDP (uTP uses the peer port's
+# UDP twin): a port from that range can be another suite's client port at the same time, and the
+# capture filter would take in its traffic.
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-# A port free for both TCP and UDP (uTP listens on the peer port's UDP twin; other suites
-# running alongside bind UDP ports too).
-free_port_tcp_udp() {
   node -e '
-    const net = require("net"), dgram = require("dgram");
+    const fs = require("fs"), net = require("net"), dgram = require("dgram");
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    const from = 10000, to = Math.max(from + 1000, low);
     const attempt = () => {
+      const port = from + Math.floor(Math.random() * (to - from));
       const t = net.createServer();
-      t.listen(0, "127.0.0.1", () => {
-        const port = t.address().port;
+      t.once("error", attempt);
+      t.listen(port, "127.0.0.1", () => {
         const u = dgram.createSocket("udp4");
         u.once("error", () => { u.close(); t.close(attempt); });
         u.bind(port, "127.0.0.1", () => { console.log(port); u.close(); t.close(); });
@@ -198,8 +198,8 @@ swarm_utp() {
   chmod 755 "$dir" "$dir/tracker"
   local tport seedport leechport webport
   tport=$(free_port)
-  seedport=$(free_port_tcp_udp)
-  leechport=$(free_port_tcp_udp)
+  seedport=$(free_port)
+  leechport=$(free_port)
   webport=$(free_port)
   torrent_with_tracker "$dir" "$name" 196608 "$tport" http
   local hash=$HASH

@@ -46,8 +46,8 @@ describe.runIf(run)('captures of real clients on loopback', () => {
         // The bulk of the swarm's bytes is in flows egressd attributes to BitTorrent.
         const total = records.reduce((n, r) => n + r.bytesIn + r.bytesOut, 0);
         const attributed = bt.reduce((n, r) => n + r.bytesIn + r.bytesOut, 0);
-        expect(attributed / total).toBeGreaterThan(0.95);
-        expect(new Set(bt.map((r) => r.app!.infoHash)).size).toBe(1);
+        expect(attributed / total, capture.file).toBeGreaterThan(0.95);
+        expect(new Set(bt.map((r) => r.app!.infoHash)).size, capture.file).toBe(1);
       }
     }
     expect([...via.get('swarm-http-tracker.pcap')!].sort()).toEqual(['handshake', 'tracker']);
