@@ -28,6 +28,32 @@ export function formatIPv4(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/**
+ * Text of recently seen IPv4 addresses, direct-mapped and bounded (2^bits entries): flows and
+ * flow exports name the same hosts over and over, and each address is formatted once.
+ */
+export class IPv4TextCache {
+  private readonly numbers: Float64Array;
+  private readonly texts: string[];
+  private readonly shift: number;
+
+  constructor(bits = 12) {
+    this.numbers = new Float64Array(1 << bits).fill(-1);
+    this.texts = new Array<string>(1 << bits).fill('');
+    this.shift = 32 - bits;
+  }
+
+  /** Dotted-quad text of an unsigned 32-bit address. */
+  text(address: number): string {
+    const slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
+    if (this.numbers[slot] === address) return this.texts[slot]!;
+    const text = formatIPv4(address);
+    this.numbers[slot] = address;
+    this.texts[slot] = text;
+    return text;
+  }
+}
+
 /** IPv6 text (with optional embedded IPv4 and zone) to a 128-bit bigint; undefined when invalid. */
 export function parseIPv6(text: string): bigint | undefined {
   const zone = text.indexOf('%');

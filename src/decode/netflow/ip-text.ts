@@ -1,19 +1,12 @@
+import { IPv4TextCache } from '../../util/ip.js';
+
 // Address text straight from datagram bytes: no BigInt, no intermediate arrays.
 
-// Flow exports repeat the same addresses over and over: a small direct-mapped cache of their
-// text saves building (and collecting) a string per record. Bounded: 8192 entries.
-const CACHE_BITS = 13;
-const cachedAddress = new Float64Array(1 << CACHE_BITS).fill(-1);
-const cachedText: string[] = new Array<string>(1 << CACHE_BITS).fill('');
+// Flow exports repeat the same addresses over and over: their text is built once (8192 entries).
+const ipv4Texts = new IPv4TextCache(13);
 
 export function ipv4Text(bytes: Uint8Array, o: number): string {
-  const value = ((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0;
-  const slot = Math.imul(value, 0x9e3779b1) >>> (32 - CACHE_BITS);
-  if (cachedAddress[slot] === value) return cachedText[slot]!;
-  const text = `${bytes[o]}.${bytes[o + 1]}.${bytes[o + 2]}.${bytes[o + 3]}`;
-  cachedAddress[slot] = value;
-  cachedText[slot] = text;
-  return text;
+  return ipv4Texts.text(((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0);
 }
 
 /** RFC 5952 text of 16 bytes at `o`: lowercase, longest zero run (≥ 2 groups) as `::`. */

@@ -199,6 +199,14 @@ export function pcapngFile(interfaces: { linktype: number; tsresol?: number }[],
   return Buffer.concat(parts);
 }
 
+/** A 20-byte uTP (BEP 29) header: version 1, `type` (0 data, 2 state, 4 syn), `connectionId`. */
+export function utpHeader(type: number, connectionId: number): Buffer {
+  const header = Buffer.alloc(20);
+  header[0] = (type << 4) | 1;
+  header.writeUInt16BE(connectionId, 2);
+  return header;
+}
+
 /** A peer-wire handshake: pstr, reserved, info hash, peer id. */
 export function handshake(infoHashHex: string, peerId: string): Buffer {
   return Buffer.concat([Buffer.from('\x13BitTorrent protocol', 'latin1'), Buffer.alloc(8), Buffer.from(infoHashHex, 'hex'), Buffer.from(peerId, 'latin1')]);

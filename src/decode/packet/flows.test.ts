@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../record.js';
-import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram } from './craft.js';
-import { formatIPv4, parseIPv4 } from '../../util/ip.js';
-import { DEFAULT_FLOW_OPTIONS, FlowTracker, IPv4TextCache, hashV4, type FlowOptions } from './flows.js';
+import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram, utpHeader } from './craft.js';
+import { IPv4TextCache, formatIPv4, parseIPv4 } from '../../util/ip.js';
+import { DEFAULT_FLOW_OPTIONS, FlowTracker, hashV4, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
 const HASH = 'dcfcdccfb9e670ccc3dd40c78c161f2bea243126';
 const PSH = 0x08;
+const UTP_STATE = 2;
+const UTP_SYN = 4;
 
 function tracker(options: Partial<FlowOptions> = {}) {
   const out: FlowRecord[] = [];
@@ -189,12 +191,8 @@ describe('identification in flows', () => {
 
   it('uTP: a SYN answered with the same connection id', () => {
     const { t, out, send } = tracker();
-    const syn = Buffer.alloc(20);
-    syn[0] = 0x41;
-    syn.writeUInt16BE(777, 2);
-    const state = Buffer.alloc(20);
-    state[0] = 0x21;
-    state.writeUInt16BE(777, 2);
+    const syn = utpHeader(UTP_SYN, 777);
+    const state = utpHeader(UTP_STATE, 777);
     send(T0, udp('10.0.0.7', 6881, '203.0.113.20', 40000, syn));
     send(T0 + 1, udp('203.0.113.20', 40000, '10.0.0.7', 6881, state));
     // Same header bytes, but no answer with a matching id: not enough.
@@ -213,14 +211,8 @@ describe('identification in flows', () => {
     send(T0 + 1, tcp('10.0.0.7', 40030, '192.0.2.81', 80, TCP_ACK | PSH, 2, request));
     const peers = Buffer.concat([Buffer.from('d8:intervali1800e5:peers6:'), Buffer.from([203, 0, 113, 30, 0xad, 0x9c]), Buffer.from('e')]);
     send(T0 + 2, tcp('192.0.2.81', 80, '10.0.0.7', 40030, TCP_ACK | PSH, 1, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${peers.length}\r\n\r\n`), peers])));
-    const syn = Buffer.alloc(20);
-    syn[0] = 0x41;
-    syn.writeUInt16BE(900, 2);
-    const state = Buffer.alloc(20);
-    state[0] = 0x21;
-    state.writeUInt16BE(900, 2);
-    send(T0 + 3, udp('10.0.0.7', 6881, '203.0.113.30', 44444, syn));
-    send(T0 + 4, udp('203.0.113.30', 44444, '10.0.0.7', 6881, state));
+    send(T0 + 3, udp('10.0.0.7', 6881, '203.0.113.30', 44444, utpHeader(UTP_SYN, 900)));
+    send(T0 + 4, udp('203.0.113.30', 44444, '10.0.0.7', 6881, utpHeader(UTP_STATE, 900)));
     t.finish();
     expect(out.find((r) => r.dst === '203.0.113.30')?.app).toEqual({ name: 'bittorrent', via: 'utp', infoHash: HASH });
   });

@@ -3,7 +3,7 @@
 // idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
 
 import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
-import { formatIPv4 } from '../../util/ip.js';
+import { IPv4TextCache } from '../../util/ip.js';
 import {
   HANDSHAKE_PREFIX,
   clientFromPeerId,
@@ -93,32 +93,6 @@ export function hashV4(proto: number, low: number, lowPort: number, high: number
 
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
-
-/**
- * Text of recently seen IPv4 addresses, direct-mapped: the same hosts open flow after flow, and
- * their addresses are formatted once instead of twice per flow. Exported for tests.
- */
-export class IPv4TextCache {
-  private readonly numbers: Float64Array;
-  private readonly texts: string[];
-  private readonly shift: number;
-
-  constructor(bits = 12) {
-    this.numbers = new Float64Array(1 << bits).fill(-1);
-    this.texts = new Array<string>(1 << bits).fill('');
-    this.shift = 32 - bits;
-  }
-
-  /** Dotted-quad text of an unsigned 32-bit address. */
-  text(address: number): string {
-    const slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
-    if (this.numbers[slot] === address) return this.texts[slot]!;
-    const text = formatIPv4(address);
-    this.numbers[slot] = address;
-    this.texts[slot] = text;
-    return text;
-  }
-}
 
 /** Where the head of one direction of a TCP stream stands. */
 const HEAD_COLLECTING = 0;
