@@ -83,6 +83,17 @@ stop_capture() {
   wait "$CAPTURE_PID" || true
 }
 
+# Stop the swarm's clients ($4…), end the capture and keep it: $1 name, $2 dir, $3 info hash.
+finish_swarm() {
+  local name=$1 dir=$2 hash=$3
+  shift 3
+  kill "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+  stop_capture
+  cp "$dir/capture.pcap" "$OUT/$name.pcap"
+  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+}
+
 # A sample file, its torrent, and an opentracker whitelisting it: $1 dir, $2 name, $3 bytes,
 # $4 tracker port, $5 tracker scheme (http|udp). Sets HASH.
 torrent_with_tracker() {
@@ -139,11 +150,7 @@ EOF
     return 1
   }
   cmp "$dir/seed/egressd-sample-$name.bin" "$dir/leech/egressd-sample-$name.bin"
-  kill "$seed_pid" 2>/dev/null || true
-  wait "$seed_pid" 2>/dev/null || true
-  stop_capture
-  cp "$dir/capture.pcap" "$OUT/$name.pcap"
-  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+  finish_swarm "$name" "$dir" "$hash" "$seed_pid"
 }
 
 transmission_config() { # dir, port, download dir[, encryption: 0 preferred off .. 2 required]
@@ -183,11 +190,7 @@ swarm_udp() {
   PIDS+=("$leech_pid")
   # Long enough for both to connect, announce and re-announce.
   sleep 10
-  kill "$leech_pid" "$seed_pid" 2>/dev/null || true
-  wait "$leech_pid" "$seed_pid" 2>/dev/null || true
-  stop_capture
-  cp "$dir/capture.pcap" "$OUT/$name.pcap"
-  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+  finish_swarm "$name" "$dir" "$hash" "$leech_pid" "$seed_pid"
 }
 
 # transmission-cli seeds, qbittorrent-nox leeches over uTP only; both require encryption.
@@ -264,11 +267,7 @@ EOF
   }
   # The leecher's "completed" announce.
   sleep 2
-  kill "$leech_pid" "$seed_pid" 2>/dev/null || true
-  wait "$leech_pid" "$seed_pid" 2>/dev/null || true
-  stop_capture
-  cp "$dir/capture.pcap" "$OUT/$name.pcap"
-  echo "$name: info_hash $hash, $(stat -c %s "$OUT/$name.pcap") bytes" >&2
+  finish_swarm "$name" "$dir" "$hash" "$leech_pid" "$seed_pid"
 }
 
 benign() {
