@@ -22,9 +22,14 @@ interface Packet {
   /** Offset of the IPv4 header inside the file buffer. */
   ip: number;
   ipEnd: number;
+  /** Offset of the TCP/UDP header. */
+  l4: number;
+  proto: number;
+  sport: number;
+  dport: number;
 }
 
-/** Walk a classic pcap of Ethernet frames and yield its loopback IPv4 TCP/UDP packets. */
+/** Walk a classic pcap of Ethernet frames and yield its loopback IPv4 TCP/UDP packets with ports. */
 function* loopbackPackets(buf: Buffer): Generator<Packet> {
   const magic = buf.readUInt32LE(0);
   const littleEndian = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
@@ -44,7 +49,9 @@ function* loopbackPackets(buf: Buffer): Generator<Packet> {
     const proto = buf[ip + 9]!;
     if ((proto !== 6 && proto !== 17) || buf[ip + 12] !== 127 || buf[ip + 16] !== 127) continue;
     const ipEnd = Math.min(off, ip + buf.readUInt16BE(ip + 2));
-    yield { ip, ipEnd };
+    const l4 = ip + (buf[ip]! & 0x0f) * 4;
+    if (l4 + 4 > ipEnd) continue;
+    yield { ip, ipEnd, l4, proto, sport: buf.readUInt16BE(l4), dport: buf.readUInt16BE(l4 + 2) };
   }
 }
 
@@ -59,27 +66,16 @@ export function orientLoopbackCapture(input: Buffer, internal = '10.99.0.1', ext
   const opener = new Map<string, number>();
   const connectionKey = (proto: number, a: number, b: number): string => `${proto}|${Math.min(a, b)}|${Math.max(a, b)}`;
   let seen = 0;
-  for (const p of loopbackPackets(out)) {
-    const ihl = (out[p.ip]! & 0x0f) * 4;
-    const l4 = p.ip + ihl;
-    if (l4 + 4 > p.ipEnd) continue;
-    const proto = out[p.ip + 9]!;
-    const sport = out.readUInt16BE(l4);
-    const dport = out.readUInt16BE(l4 + 2);
+  for (const { ipEnd, l4, proto, sport, dport } of loopbackPackets(out)) {
     const key = connectionKey(proto, sport, dport);
-    const syn = proto === 6 && l4 + 14 <= p.ipEnd && (out[l4 + 13]! & 0x12) === 0x02;
+    const syn = proto === 6 && l4 + 14 <= ipEnd && (out[l4 + 13]! & 0x12) === 0x02;
     if (syn || !opener.has(key)) opener.set(key, sport);
     seen++;
   }
   if (seen === 0) return undefined;
   const internalBytes = ipv4Bytes(internal);
   for (const p of loopbackPackets(out)) {
-    const ihl = (out[p.ip]! & 0x0f) * 4;
-    const l4 = p.ip + ihl;
-    if (l4 + 4 > p.ipEnd) continue;
-    const proto = out[p.ip + 9]!;
-    const sport = out.readUInt16BE(l4);
-    const dport = out.readUInt16BE(l4 + 2);
+    const { l4, proto, sport, dport } = p;
     const fromOpener = opener.get(connectionKey(proto, sport, dport)) === sport;
     const listenerPort = fromOpener ? dport : sport;
     const outside = [...ipv4Bytes(externalPrefix), 1 + (listenerPort % 250)];
@@ -90,7 +86,7 @@ export function orientLoopbackCapture(input: Buffer, internal = '10.99.0.1', ext
       out[p.ip + 16 + i] = dst[i]!;
     }
     out.writeUInt16BE(0, p.ip + 10);
-    out.writeUInt16BE(~onesComplementSum(out, p.ip, p.ip + ihl) & 0xffff, p.ip + 10);
+    out.writeUInt16BE(~onesComplementSum(out, p.ip, l4) & 0xffff, p.ip + 10);
     // Transport checksum over the pseudo-header; UDP's "no checksum" (0) stays as it is.
     const checksumAt = proto === 6 ? l4 + 16 : l4 + 6;
     if (checksumAt + 2 > p.ipEnd || (proto === 17 && out.readUInt16BE(checksumAt) === 0)) continue;
