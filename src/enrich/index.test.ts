@@ -120,4 +120,26 @@ describe('Enricher', () => {
       expect(rec.approval?.name ?? null, tracker).toBe(expected);
     }
   });
+
+  it('gives the same answers from its memo of addresses and names, also once the memo started over', () => {
+    const rules = [
+      networksSchema.parse({ internal: ['10.0.0.0/8', { cidr: 'fd00::/8', name: 'v6' }], exclude: ['10.99.0.0/16'] }),
+      approvedSourcesSchema.parse({ sources: [{ name: 'mirror', owner: 'it', match: { domains: ['example.com'], cidrs: ['198.51.100.0/24'] } }] }),
+    ] as const;
+    const warm = new Enricher(...rules);
+    const cases: Partial<FlowRecord>[] = [];
+    // More distinct addresses than the memo holds, with the same few repeated between them.
+    for (let i = 0; i < 5_000; i++) {
+      cases.push({ dst: `203.0.${(i >> 8) & 255}.${i & 255}` });
+      cases.push({ dst: '198.51.100.7' }, { src: '10.99.0.1' }, { dst: '10.1.1.1' });
+      cases.push({ src: 'fd00::9', dst: '2001:db8::1', serverName: i % 2 ? 'cdn.example.com' : 'example.org' });
+      cases.push({ dst: '198.51.100.7', serverName: 'other.test' }, { src: '198.51.100.8', dst: '10.2.2.2' });
+    }
+    for (const partial of cases) {
+      const once = record(partial);
+      const repeated = record(partial);
+      expect(warm.enrich(repeated)).toBe(new Enricher(...rules).enrich(once));
+      expect(repeated).toEqual(once);
+    }
+  });
 });

@@ -5,6 +5,11 @@ import type { ApprovedSource, ApprovedSourcesRules, NetworksRules } from './rule
 export * from './rules.js';
 
 const DAY_MS = 86_400_000;
+/**
+ * Answers remembered per address or name before starting over: flows name the same hosts over
+ * and over, and parsing their text dominated enrichment.
+ */
+const MEMO_ENTRIES = 4096;
 
 interface ApprovalEntry {
   source: ApprovedSource;
@@ -24,6 +29,9 @@ export class Enricher {
   private readonly byUrlPrefix: { prefix: string; entry: ApprovalEntry }[] = [];
   private readonly byInfoHash = new Map<string, ApprovalEntry>();
   private readonly byTracker: { tracker: string; entry: ApprovalEntry }[] = [];
+  private readonly internalByAddress = new Map<string, boolean>();
+  private readonly cidrApprovalByAddress = new Map<string, ApprovalEntry | null>();
+  private readonly domainApprovalByName = new Map<string, ApprovalEntry | null>();
 
   constructor(networks: NetworksRules, approved: ApprovedSourcesRules) {
     for (const r of networks.internal) {
@@ -46,6 +54,15 @@ export class Enricher {
   }
 
   isInternal(ip: string): boolean {
+    let internal = this.internalByAddress.get(ip);
+    if (internal === undefined) {
+      internal = this.rangesHold(ip);
+      remember(this.internalByAddress, ip, internal);
+    }
+    return internal;
+  }
+
+  private rangesHold(ip: string): boolean {
     if (ip === '') return false;
     // Nearly every address is IPv4: parse it once for both sets.
     const v4 = parseIPv4(ip);
@@ -113,11 +130,20 @@ export class Enricher {
     }
     const name = rec.remote?.name;
     if (name && this.byDomain.size > 0) {
-      const entry = this.approvedDomain(name);
+      let entry = this.domainApprovalByName.get(name);
+      if (entry === undefined) {
+        entry = this.approvedDomain(name) ?? null;
+        remember(this.domainApprovalByName, name, entry);
+      }
       if (entry) return ref(entry, 'domain', at);
     }
     if (rec.remote && this.byCidr.size > 0) {
-      const entry = this.byCidr.lookup(rec.remote.ip);
+      const ip = rec.remote.ip;
+      let entry = this.cidrApprovalByAddress.get(ip);
+      if (entry === undefined) {
+        entry = this.byCidr.lookup(ip) ?? null;
+        remember(this.cidrApprovalByAddress, ip, entry);
+      }
       if (entry) return ref(entry, 'cidr', at);
     }
     return null;
@@ -135,6 +161,12 @@ export class Enricher {
       domain = domain.slice(dot + 1);
     }
   }
+}
+
+/** Bounded memo: a full one starts over rather than tracking recency on every hit. */
+function remember<V>(memo: Map<string, V>, key: string, value: V): void {
+  if (memo.size >= MEMO_ENTRIES) memo.clear();
+  memo.set(key, value);
 }
 
 function ref(entry: ApprovalEntry, matchedBy: string, at: number): ApprovalRef {
