@@ -89,4 +89,58 @@ describe('incident lifecycle', () => {
     expect(b.apply(finding({ key: '10.0.0.2', hosts: ['10.0.0.2'] }))).toBeUndefined();
     expect(b.apply(finding({ key: '10.0.0.3', hosts: ['10.0.0.3'], activityTs: T0 + 41 * MIN }))).toBeUndefined();
   });
+
+  it('lists the top remotes by bytes, ties by label, among more remotes than it keeps', () => {
+    const b = book();
+    const remotes = [
+      { label: 'd.example', bytes: 50 },
+      { label: 'c.example', bytes: 700 },
+      { label: 'b.example', bytes: 700 },
+      { label: 'a.example', bytes: 10 },
+      { label: 'e.example', bytes: 900 },
+    ];
+    const opened = b.apply(finding({ remotes }))!;
+    expect(opened.incident.evidence.remotes).toEqual(['e.example', 'b.example', 'c.example']);
+    // Bytes merge as the largest seen per remote; the top list follows.
+    const updated = b.apply(finding({ activityTs: T0 + 2 * MIN, totalIn: 5000, remotes: [{ label: 'a.example', bytes: 800 }] }))!;
+    expect(updated.incident.evidence.remotes).toEqual(['e.example', 'a.example', 'b.example']);
+  });
+
+  it('hands out copies: later updates do not change an incident already emitted', () => {
+    const b = book();
+    const opened = b.apply(finding({ users: ['alice'] }))!;
+    const before = JSON.stringify(opened.incident);
+    const updated = b.apply(finding({ activityTs: T0 + 3 * MIN, totalIn: 3000, users: ['bob'], hosts: ['10.0.0.1', '10.0.0.9'] }))!;
+    expect(JSON.stringify(opened.incident)).toBe(before);
+    expect(updated.incident.evidence.users).toEqual(['alice', 'bob']);
+    expect(updated.incident.last_seen).toBe(new Date(T0 + 3 * MIN).toISOString());
+    // Key order is the incident's own, so JSON lines stay as they were.
+    expect(Object.keys(updated.incident)).toEqual(Object.keys(opened.incident));
+    const resolved = b.sweep(T0 + 40 * MIN)[0]!;
+    expect(updated.incident.status).toBe('open');
+    expect(resolved.incident.status).toBe('resolved');
+  });
+
+  it('keeps last_seen at the latest activity when a finding reports older activity', () => {
+    const b = book();
+    b.apply(finding({ activityTs: T0 + 5 * MIN }));
+    const later = b.apply(finding({ activityTs: T0 + 2 * MIN, totalIn: 9000 }))!;
+    expect(later.incident.last_seen).toBe(new Date(T0 + 5 * MIN).toISOString());
+  });
+
+  it('answers hasOpen and activeSince by kind and key, through resolution and restore', () => {
+    const b = book();
+    b.apply(finding({ kind: 'swarm', key: 'src:example.com|x', hosts: ['10.0.0.1', '10.0.0.2'] }));
+    expect(b.hasOpen('swarm', 'src:example.com|x')).toBe(true);
+    expect(b.hasOpen('bulk_acquisition', 'src:example.com|x')).toBe(false);
+    const restored = book();
+    restored.restore(JSON.parse(JSON.stringify(b.toJSON())));
+    expect(restored.hasOpen('swarm', 'src:example.com|x')).toBe(true);
+    for (const k of [b, restored]) {
+      k.sweep(T0 + 40 * MIN);
+      expect(k.hasOpen('swarm', 'src:example.com|x')).toBe(false);
+      expect(k.activeSince('swarm', 'src:example.com|x', T0)).toBe(true);
+      expect(k.activeSince('swarm', 'src:example.com|x', T0 + 2 * MIN)).toBe(false);
+    }
+  });
 });

@@ -51,6 +51,8 @@ export interface LifecycleOptions {
 interface Tracked {
   incident: Incident;
   lastActivity: number;
+  /** `incident.last_seen` as epoch ms, so an update need not parse it back. */
+  lastSeenMs: number;
   remotes: Map<string, number>;
   totalInAtOpen: number;
   totalOutAtOpen: number;
@@ -69,6 +71,8 @@ export function incidentId(kind: IncidentKind, key: string, firstWindow: number)
 
 export class IncidentBook {
   private readonly open = new Map<string, Tracked>();
+  /** Keys with an open incident, by kind: detection asks for every record, without building a slot. */
+  private readonly openKeys = new Map<IncidentKind, Set<string>>();
   /** Last activity covered by a resolved incident, so the same activity never re-alerts. */
   private readonly resolvedUpTo = new Map<string, number>();
   readonly counts = { opened: 0, updated: 0, resolved: 0 };
@@ -80,14 +84,14 @@ export class IncidentBook {
   }
 
   hasOpen(kind: IncidentKind, key: string): boolean {
-    return this.open.has(`${kind}|${key}`);
+    return this.openKeys.get(kind)?.has(key) ?? false;
   }
 
   /** Open now, or resolved with activity at or after `since`. */
   activeSince(kind: IncidentKind, key: string, since: number): boolean {
-    const slot = `${kind}|${key}`;
-    if (this.open.has(slot)) return true;
-    const last = this.resolvedUpTo.get(slot);
+    if (this.hasOpen(kind, key)) return true;
+    if (this.resolvedUpTo.size === 0) return false;
+    const last = this.resolvedUpTo.get(`${kind}|${key}`);
     return last !== undefined && last >= since;
   }
 
@@ -109,6 +113,7 @@ export class IncidentBook {
 
   private openIncident(slot: string, f: Finding, now: number): IncidentChange {
     const first = Math.max(f.episodeStart, this.resolvedUpTo.get(slot) ?? -Infinity);
+    const lastSeen = Math.max(first, f.activityTs);
     const remotes = new Map<string, number>();
     for (const r of f.remotes) remotes.set(r.label, r.bytes);
     const incident: Incident = {
@@ -117,7 +122,7 @@ export class IncidentBook {
       status: 'open',
       hosts: [...f.hosts].sort(),
       first_seen: iso(first),
-      last_seen: iso(Math.max(first, f.activityTs)),
+      last_seen: iso(lastSeen),
       score: f.score,
       severity: f.severity ?? this.options.severity(f.score),
       approved_source: f.approvedSource,
@@ -138,6 +143,7 @@ export class IncidentBook {
     const tracked: Tracked = {
       incident,
       lastActivity: f.activityTs,
+      lastSeenMs: lastSeen,
       remotes,
       totalInAtOpen: f.totalIn ?? 0,
       totalOutAtOpen: f.totalOut ?? 0,
@@ -145,16 +151,19 @@ export class IncidentBook {
       bytesOutAtOpen: f.bytesOut,
       emitted: markOf(incident, f.activityTs),
     };
-    this.open.set(slot, tracked);
+    this.track(slot, f.kind, f.key, tracked);
     this.counts.opened++;
-    return { change: 'opened', incident: structuredClone(incident) };
+    return { change: 'opened', incident: copyOf(incident) };
   }
 
   private updateIncident(t: Tracked, f: Finding): IncidentChange | undefined {
     const inc = t.incident;
     const ev = inc.evidence;
     if (f.activityTs > t.lastActivity) t.lastActivity = f.activityTs;
-    inc.last_seen = iso(Math.max(Date.parse(inc.last_seen), f.activityTs));
+    if (f.activityTs > t.lastSeenMs) {
+      t.lastSeenMs = f.activityTs;
+      inc.last_seen = iso(f.activityTs);
+    }
     // Evidence only grows: totals since open for hosts, the largest window seen for swarms.
     const bytesIn = f.totalIn !== undefined ? t.bytesInAtOpen + (f.totalIn - t.totalInAtOpen) : f.bytesIn;
     const bytesOut = f.totalOut !== undefined ? t.bytesOutAtOpen + (f.totalOut - t.totalOutAtOpen) : f.bytesOut;
@@ -193,7 +202,7 @@ export class IncidentBook {
     inc.version = (inc.version ?? 1) + 1;
     t.emitted = markOf(inc, t.lastActivity);
     this.counts.updated++;
-    return { change: 'updated', incident: structuredClone(inc) };
+    return { change: 'updated', incident: copyOf(inc) };
   }
 
   /** Resolve incidents quiet for the quiet period at event time `now`. */
@@ -201,12 +210,12 @@ export class IncidentBook {
     const changes: IncidentChange[] = [];
     for (const [slot, t] of this.open) {
       if (now - t.lastActivity < this.options.quietPeriodMs) continue;
-      this.open.delete(slot);
+      this.untrack(slot);
       t.incident.status = 'resolved';
       t.incident.version = (t.incident.version ?? 1) + 1;
       this.resolvedUpTo.set(slot, t.lastActivity);
       this.counts.resolved++;
-      changes.push({ change: 'resolved', incident: structuredClone(t.incident) });
+      changes.push({ change: 'resolved', incident: copyOf(t.incident) });
     }
     // Resolution markers matter only while their activity could still be re-evaluated.
     if (this.resolvedUpTo.size > 10_000) {
@@ -215,9 +224,23 @@ export class IncidentBook {
     return changes;
   }
 
+  private track(slot: string, kind: IncidentKind, key: string, tracked: Tracked): void {
+    this.open.set(slot, tracked);
+    let keys = this.openKeys.get(kind);
+    if (!keys) this.openKeys.set(kind, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private untrack(slot: string): void {
+    this.open.delete(slot);
+    const bar = slot.indexOf('|');
+    this.openKeys.get(slot.slice(0, bar) as IncidentKind)?.delete(slot.slice(bar + 1));
+  }
+
   toJSON(): unknown {
     return {
-      open: [...this.open.entries()].map(([slot, t]) => ({ slot, ...t, remotes: [...t.remotes.entries()] })),
+      // lastSeenMs is derived from the incident: the snapshot keeps its earlier form.
+      open: [...this.open.entries()].map(([slot, { lastSeenMs: _, ...t }]) => ({ slot, ...t, remotes: [...t.remotes.entries()] })),
       resolvedUpTo: [...this.resolvedUpTo.entries()],
       counts: this.counts,
     };
@@ -225,13 +248,17 @@ export class IncidentBook {
 
   restore(json: unknown): void {
     const j = json as {
-      open: (Omit<Tracked, 'remotes'> & { slot: string; remotes: [string, number][] })[];
+      open: (Omit<Tracked, 'remotes' | 'lastSeenMs'> & { slot: string; remotes: [string, number][] })[];
       resolvedUpTo: [string, number][];
       counts: { opened: number; updated: number; resolved: number };
     };
     this.open.clear();
+    this.openKeys.clear();
     this.resolvedUpTo.clear();
-    for (const { slot, remotes, ...rest } of j.open) this.open.set(slot, { ...rest, remotes: new Map(remotes) });
+    for (const { slot, remotes, ...rest } of j.open) {
+      const bar = slot.indexOf('|');
+      this.track(slot, slot.slice(0, bar) as IncidentKind, slot.slice(bar + 1), { ...rest, lastSeenMs: Date.parse(rest.incident.last_seen), remotes: new Map(remotes) });
+    }
     for (const [slot, at] of j.resolvedUpTo) this.resolvedUpTo.set(slot, at);
     Object.assign(this.counts, j.counts);
   }
@@ -255,11 +282,34 @@ function union(a: string[], b: string[], limit = MAX_LIST): string[] {
   return [...new Set([...a, ...b])].sort().slice(0, limit);
 }
 
+/** The `n` labels with the most bytes, ties by label: a selection, the tally is not sorted. */
 function topLabels(tally: Map<string, number>, n: number): string[] {
-  return [...tally.entries()]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, n)
-    .map(([label]) => label);
+  const labels: string[] = [];
+  const bytes: number[] = [];
+  for (const [label, b] of tally) {
+    let at = labels.length;
+    while (at > 0 && (bytes[at - 1]! < b || (bytes[at - 1] === b && label < labels[at - 1]!))) at--;
+    if (at >= n) continue;
+    labels.splice(at, 0, label);
+    bytes.splice(at, 0, b);
+    if (labels.length > n) {
+      labels.pop();
+      bytes.pop();
+    }
+  }
+  return labels;
+}
+
+/**
+ * A deep copy of an incident for a change: the book keeps updating its own. Incidents are plain
+ * data (strings, numbers, null, arrays, plain objects); key order is kept, so JSON is the same.
+ */
+function copyOf<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = copyOf((value as Record<string, unknown>)[key]);
+  return copy as T;
 }
 
 function iso(ms: number): string {
