@@ -335,10 +335,15 @@ function invokedDirectly(): boolean {
     return false;
   }
 }
-if (invokedDirectly()) {
-  void main(process.argv).then((code) => {
+
+/** Run as the `egressd` program: the exit code of `main`, and no leftover keeping the process alive. */
+export function runProgram(argv: string[] = process.argv): void {
+  void main(argv).then((code) => {
     process.exitCode = code;
     // Sockets or timers a failed start left behind must not keep the process alive.
     setTimeout(() => process.exit(code), 2000).unref();
   });
 }
+
+// `node dist/src/cli/main.js` (the tsc build); the bundled CLI is started by launch.ts.
+if (invokedDirectly()) runProgram();

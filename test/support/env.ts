@@ -108,12 +108,18 @@ export function startProcess(cmd: string, args: string[], options: { cwd?: strin
   return { child, output: () => output };
 }
 
-/** Path of the built CLI; integration tests run `npm run build` first (the test script does). */
-export const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/**
+ * The installed `egressd` program (package.json `bin`): the one-file CLI bundle's launcher, which
+ * `npm run build` makes after tsc (deploy/build-cli.mjs). Integration tests run what users run.
+ */
+export const CLI = join(REPO_ROOT, 'dist', 'bin', 'egressd.cjs');
+/** The same CLI as tsc builds it, module by module (what the bundle is made from). */
+export const TSC_CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export function runCli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}) {
+/** Run the CLI (or `options.cli`, another build of it) to completion. */
+export function runCli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cli?: string } = {}) {
   try {
-    const stdout = execFileSync(process.execPath, [CLI, ...args], {
+    const stdout = execFileSync(process.execPath, [options.cli ?? CLI, ...args], {
       input: options.input,
       env: { ...process.env, ...options.env },
       maxBuffer: 512 * 1024 * 1024,

@@ -11,7 +11,9 @@ import type { PcapMetrics } from './metrics.js';
 import { unpackRecords } from './transfer.js';
 import type { FromWorker, MetricOp, WorkerError, WorkerInput } from './worker-protocol.js';
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+// The tsc build has worker.js beside this module; the one-file CLI (deploy/build-cli.mjs) defines its own worker's file.
+declare const EGRESSD_BUNDLED_PCAP_WORKER: string | undefined;
+const WORKER_URL = new URL(typeof EGRESSD_BUNDLED_PCAP_WORKER === 'string' ? EGRESSD_BUNDLED_PCAP_WORKER : './worker.js', import.meta.url);
 /**
  * Batches in flight between the threads (512 records each, some 150 KB): enough for the worker to
  * run ahead while the main thread starts up, few enough to bound memory.

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Build the installed `egressd` program into dist/bin/ (run by `npm run build`, after tsc):
+//   egressd.cjs      the launcher (package.json `bin`): runs cli.cjs with its V8 code cache
+//   cli.cjs          the whole CLI in one file, dependencies included (src/cli/main.ts)
+//   cli.cjs.cache    V8 code cache of cli.cjs, written by a first run on a small capture
+//   pcap-worker.cjs  the capture replay worker thread (src/sources/pcap/worker.ts)
+// One file starts about twice as fast as the tsc build's hundreds of modules; the code cache
+// saves compiling it at each start.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'bin');
+const launcher = join(outdir, 'egressd.cjs');
+const bundle = join(outdir, 'cli.cjs');
+const codeCache = join(outdir, 'cli.cjs.cache');
+const worker = join(outdir, 'pcap-worker.cjs');
+// A small capture in the repository: the first run compiles the replay path into the cache.
+const warmUpInput = join(root, 'src', 'decode', 'netflow', 'testdata', 'softflowd-bittorrent-v10.pcap');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  // ASCII only, so the launcher reads the bundle as latin1 (no UTF-8 decoding).
+  charset: 'ascii',
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // CommonJS has no import.meta: the module's own file URL stands in for it.
+  banner: { js: 'var __egressdModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__egressdModuleUrl', EGRESSD_BUNDLED_PCAP_WORKER: JSON.stringify('./pcap-worker.cjs') },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+await Promise.all([
+  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle }),
+  build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
+  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'launch.ts')], outfile: launcher }),
+]);
+
+chmodSync(launcher, 0o755);
+
+// Without a cache the launcher writes one as the run exits.
+const warmUpState = mkdtempSync(join(tmpdir(), 'egressd-build-'));
+try {
+  execFileSync(process.execPath, [launcher, 'replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+} finally {
+  rmSync(warmUpState, { recursive: true, force: true });
+}
+
+const sizes = [launcher, bundle, codeCache, worker].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+if (!/^#!/.test(readFileSync(launcher, 'latin1'))) throw new Error(`${launcher}: no #! line`);
+process.stdout.write(`${sizes.join(', ')}\n`);

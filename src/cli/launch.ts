@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The `egressd` program as installed (dist/bin/egressd.cjs, built by deploy/build-cli.mjs): it runs
+// the one-file CLI bundle beside it with V8's code cache for that bundle, so that a start neither
+// resolves hundreds of module files nor compiles the bundle again. A code cache that is missing or
+// that V8 rejects (another Node version, other V8 flags) costs only speed: the bundle is compiled as
+// usual and, when the directory is writable, a fresh cache is written as the process exits.
+import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+const BUNDLE_FILE = 'cli.cjs';
+const CODE_CACHE_FILE = 'cli.cjs.cache';
+
+// The bundle is a CommonJS module body; its own line 1 stays line 1 in stack traces.
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
+const WRAPPER_TAIL = '\n})';
+
+type ModuleBody = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
+
+function readCodeCache(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Best effort: a read-only install keeps working, only without the cache. */
+function writeCodeCache(script: Script, path: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    writeFileSync(temp, script.createCachedData());
+    // Concurrent starts each rename a whole file: none reads a half-written cache.
+    renameSync(temp, path);
+  } catch {
+    rmSync(temp, { force: true });
+  }
+}
+
+function launch(): void {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const bundlePath = join(dir, BUNDLE_FILE);
+  const cachePath = join(dir, CODE_CACHE_FILE);
+  // The bundle is ASCII only (charset: 'ascii'): latin1 is the cheapest exact decoding.
+  const source = readFileSync(bundlePath, 'latin1').replace(/^#!/, '//');
+  const cachedData = readCodeCache(cachePath);
+  const script = new Script(WRAPPER_HEAD + source + WRAPPER_TAIL, { filename: bundlePath, lineOffset: -1, cachedData });
+  // Written at exit, the cache also holds the functions this run compiled lazily.
+  if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => writeCodeCache(script, cachePath));
+  const body = script.runInThisContext() as ModuleBody;
+  const module = { exports: {} as { runProgram?: () => void } };
+  body.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dir);
+  if (typeof module.exports.runProgram !== 'function') throw new Error(`${bundlePath}: not the egressd CLI bundle`);
+  module.exports.runProgram();
+}
+
+launch();

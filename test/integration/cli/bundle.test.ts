@@ -1,0 +1,160 @@
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT, TSC_CLI, runCli, sharedFixture, tempDir } from '../../support/env.js';
+
+// The installed program is the one-file bundle run by its launcher with a V8 code cache
+// (deploy/build-cli.mjs, src/cli/launch.ts). The cache only saves time: with it, without it or
+// with a broken one the output is the same, and so is the output of the module-by-module build.
+
+const DEMO = join(REPO_ROOT, 'deploy', 'demo');
+const BIN = join(CLI, '..');
+const dir = tempDir('egressd-bundle-');
+afterAll(() => dir.remove());
+
+/** A copy of the installed layout (package.json and dist/bin), so the cache can be changed. */
+function installedCopy(name: string): { cli: string; cache: string } {
+  const root = join(dir.path, name);
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
+  cpSync(BIN, join(root, 'dist', 'bin'), { recursive: true });
+  return { cli: join(root, 'dist', 'bin', 'egressd.cjs'), cache: join(root, 'dist', 'bin', 'cli.cjs.cache') };
+}
+
+let stateDirs = 0;
+function demoReplay(cli: string, emit: 'records' | 'incidents') {
+  const stateDir = join(dir.path, `state-${stateDirs++}`);
+  return runCli(['replay', '--rules', join(DEMO, 'rules'), '--squid-logformat', 'combined', '--emit', emit, '--state-dir', stateDir, join(DEMO, 'access.log')], { cli });
+}
+
+/** Identity of the cache file: the launcher replaces a cache by renaming a new file over it. */
+function fileIdentity(path: string): string {
+  const s = statSync(path);
+  return `${s.ino}:${s.size}:${s.mtimeMs}`;
+}
+
+let probes = 0;
+/** Run the CLI with `probe` (CommonJS source; OUT names its report file) loaded first; its report. */
+function probed<T>(probe: string, args: string[], options: { cli?: string; env?: NodeJS.ProcessEnv } = {}): { report: T; stdout: string } {
+  const n = probes++;
+  const out = join(dir.path, `probe-${n}.json`);
+  const file = join(dir.path, `probe-${n}.cjs`);
+  writeFileSync(file, `const OUT = ${JSON.stringify(out)};\n${probe}`);
+  const r = runCli(args, { cli: options.cli, env: { ...options.env, NODE_OPTIONS: `--require ${file}` } });
+  expect(r.code, r.stderr).toBe(0);
+  return { report: JSON.parse(readFileSync(out, 'utf8')) as T, stdout: r.stdout };
+}
+
+// Whether zod was evaluated and which Node built-in modules were loaded, as the process exits.
+const LOAD_PROBE = `process.on('exit', () => {
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+  require('node:fs').writeFileSync(OUT, JSON.stringify({ zod: globalThis.__zod_globalConfig !== undefined, builtins }));
+});
+`;
+type LoadReport = { zod: boolean; builtins: string[] };
+
+describe('the bundled CLI (dist/bin)', () => {
+  let expected: { records: string; incidents: string };
+
+  beforeAll(() => {
+    expect(existsSync(CLI), `${CLI} missing: run npm run build`).toBe(true);
+    const records = demoReplay(TSC_CLI, 'records');
+    const incidents = demoReplay(TSC_CLI, 'incidents');
+    expect(records.code, records.stderr).toBe(0);
+    expect(incidents.code, incidents.stderr).toBe(0);
+    expect(incidents.stdout.trim()).not.toBe('');
+    expected = { records: records.stdout, incidents: incidents.stdout };
+  });
+
+  it('uses the code cache it was built with, unchanged, and prints what the module-by-module build prints', () => {
+    const { cli, cache } = installedCopy('as-built');
+    const before = fileIdentity(cache);
+    expect(demoReplay(cli, 'records').stdout).toBe(expected.records);
+    expect(demoReplay(cli, 'incidents').stdout).toBe(expected.incidents);
+    // A rejected cache would have been rewritten as the process exited.
+    expect(fileIdentity(cache)).toBe(before);
+  });
+
+  it('runs the same without a code cache, then writes one that the next run uses', () => {
+    const { cli, cache } = installedCopy('no-cache');
+    rmSync(cache);
+    expect(demoReplay(cli, 'incidents').stdout).toBe(expected.incidents);
+    expect(statSync(cache).size).toBeGreaterThan(0);
+    const written = fileIdentity(cache);
+    expect(demoReplay(cli, 'records').stdout).toBe(expected.records);
+    expect(fileIdentity(cache)).toBe(written);
+  });
+
+  it('runs the same with a corrupt or truncated code cache, and replaces it', () => {
+    for (const [name, broken] of [
+      ['corrupt', Buffer.alloc(64 * 1024, 0x5a)],
+      ['truncated', readFileSync(join(BIN, 'cli.cjs.cache')).subarray(0, 4096)],
+    ] as const) {
+      const { cli, cache } = installedCopy(name);
+      writeFileSync(cache, broken);
+      expect(demoReplay(cli, 'incidents').stdout, name).toBe(expected.incidents);
+      expect(readFileSync(cache).equals(broken), name).toBe(false);
+      const rewritten = fileIdentity(cache);
+      expect(demoReplay(cli, 'records').stdout, name).toBe(expected.records);
+      expect(fileIdentity(cache), name).toBe(rewritten);
+    }
+  });
+
+  it('runs the same when the cache cannot be written', () => {
+    if (process.getuid?.() === 0) return; // root writes anyway
+    const { cli, cache } = installedCopy('read-only');
+    rmSync(cache);
+    chmodSync(join(cli, '..'), 0o555);
+    try {
+      expect(demoReplay(cli, 'incidents').stdout).toBe(expected.incidents);
+      expect(existsSync(cache)).toBe(false);
+    } finally {
+      chmodSync(join(cli, '..'), 0o755);
+    }
+  });
+
+  it('evaluates no config schema, logger or metrics library for `version`', () => {
+    const version = probed<LoadReport>(LOAD_PROBE, ['version']).report;
+    expect(version.zod).toBe(false);
+    // prom-client's pushgateway loads http; pino's transports load worker_threads.
+    expect(version.builtins).not.toContain('http');
+    expect(version.builtins).not.toContain('worker_threads');
+    // The probe sees them where they are used.
+    const replay = probed<LoadReport>(LOAD_PROBE, ['replay', '--rules', join(DEMO, 'rules'), '--squid-logformat', 'combined', '--state-dir', join(dir.path, 'probed-state'), join(DEMO, 'access.log')]).report;
+    expect(replay.zod).toBe(true);
+    expect(replay.builtins).toContain('worker_threads');
+  });
+});
+
+// The file of every worker thread started.
+const WORKER_PROBE = `const threads = require('node:worker_threads');
+const Original = threads.Worker;
+const started = [];
+threads.Worker = class extends Original {
+  constructor(file, options) {
+    started.push(String(file));
+    super(file, options);
+  }
+};
+require('node:module').syncBuiltinESMExports();
+if (threads.isMainThread) process.on('exit', () => require('node:fs').writeFileSync(OUT, JSON.stringify(started)));
+`;
+
+describe('capture replay on a worker thread (EGRESSD_PCAP_WORKER=1)', () => {
+  for (const [name, cli, workerFile] of [
+    ['the bundle', CLI, join(CLI, '..', 'pcap-worker.cjs')],
+    ['the module-by-module build', TSC_CLI, join(TSC_CLI, '..', '..', 'sources', 'pcap', 'worker.js')],
+  ] as const) {
+    it(`starts its own worker from ${name} and prints what in-thread replay prints`, () => {
+      const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+      if (!file) return;
+      const onWorker = probed<string[]>(WORKER_PROBE, ['replay', '--emit', 'records', file], { cli, env: { EGRESSD_PCAP_WORKER: '1' } });
+      expect(onWorker.report).toEqual([pathToFileURL(workerFile).href]);
+      const inThread = runCli(['replay', '--emit', 'records', file], { cli, env: { EGRESSD_PCAP_WORKER: '0' } });
+      expect(inThread.code, inThread.stderr).toBe(0);
+      expect(onWorker.stdout.trim()).not.toBe('');
+      expect(onWorker.stdout).toBe(inThread.stdout);
+    });
+  }
+});
