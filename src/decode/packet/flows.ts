@@ -98,6 +98,29 @@ const NO_HASHES: readonly string[] = Object.freeze([]);
 const HEAD_COLLECTING = 0;
 const HEAD_DONE = 1;
 
+/** Identification state of a flow, held only while its first payload packets are looked at. */
+class Inspection {
+  /** Payload packets looked at. */
+  packets = 0;
+  headOut: Buffer | undefined = undefined;
+  headOutLen = 0;
+  headOutState = HEAD_COLLECTING;
+  nextSeqOut = -1;
+  headIn: Buffer | undefined = undefined;
+  headInLen = 0;
+  headInState = HEAD_COLLECTING;
+  nextSeqIn = -1;
+  utpSynId = -1;
+  utpIdOut = -1;
+  utpIdIn = -1;
+  trackerConnected = false;
+
+  /** Bytes held by both stream heads. */
+  heldBytes(): number {
+    return (this.headOut?.length ?? 0) + (this.headIn?.length ?? 0);
+  }
+}
+
 class Flow {
   ts = 0;
   tsEnd = 0;
@@ -112,25 +135,14 @@ class Flow {
   /** Packet time at which the flow was closed by FIN/RST, or -1. */
   closedAt = -1;
   closeReason: EndReason = 'fin';
-  inspected = 0;
   inspectDone = false;
-  headOut: Buffer | undefined;
-  headOutLen = 0;
-  headOutState = HEAD_COLLECTING;
-  nextSeqOut = -1;
-  headIn: Buffer | undefined;
-  headInLen = 0;
-  headInState = HEAD_COLLECTING;
-  nextSeqIn = -1;
-  app: AppEvidence | undefined;
-  serverName: string | undefined;
-  url: string | undefined;
-  method: string | undefined;
-  userAgent: string | undefined;
-  utpSynId = -1;
-  utpIdOut = -1;
-  utpIdIn = -1;
-  trackerConnected = false;
+  /** Created by the first payload packet, dropped when identification stops. */
+  inspection: Inspection | undefined = undefined;
+  app: AppEvidence | undefined = undefined;
+  serverName: string | undefined = undefined;
+  url: string | undefined = undefined;
+  method: string | undefined = undefined;
+  userAgent: string | undefined = undefined;
   /** IPv4 initiator address: the direction test without building endpoint keys. */
   initiatorV4 = -1;
   /** IPv4 endpoints in key order (lower first): checks a hashed key, rebuilds the text key. */
@@ -403,21 +415,28 @@ export class FlowTracker {
   // ---- identification ----
 
   private inspect(flow: Flow, view: PacketView, outbound: boolean): void {
-    if (++flow.inspected > this.options.maxInspectPackets) {
+    let inspection = flow.inspection;
+    if (inspection === undefined) {
+      if (view.proto !== 6 && view.proto !== 17) {
+        flow.inspectDone = true;
+        return;
+      }
+      inspection = new Inspection();
+      flow.inspection = inspection;
+    }
+    if (++inspection.packets > this.options.maxInspectPackets) {
       this.stopInspecting(flow);
       return;
     }
     const payload = view.payload();
-    if (view.proto === 6) this.inspectTcp(flow, view, payload, outbound);
-    else if (view.proto === 17) this.inspectUdp(flow, view, payload, outbound);
-    else this.stopInspecting(flow);
+    if (view.proto === 6) this.inspectTcp(flow, inspection, view, payload, outbound);
+    else this.inspectUdp(flow, inspection, view, payload, outbound);
   }
 
   private stopInspecting(flow: Flow): void {
     flow.inspectDone = true;
-    this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
-    flow.headOut = undefined;
-    flow.headIn = undefined;
+    if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
+    flow.inspection = undefined;
   }
 
   private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = NO_HASHES, peerId?: Buffer): AppEvidence {
@@ -465,22 +484,22 @@ export class FlowTracker {
     for (const e of entries) this.rememberPeer(compactEndpoint(e), infoHash);
   }
 
-  private inspectTcp(flow: Flow, view: PacketView, payload: Buffer, outbound: boolean): void {
-    const state = outbound ? flow.headOutState : flow.headInState;
+  private inspectTcp(flow: Flow, insp: Inspection, view: PacketView, payload: Buffer, outbound: boolean): void {
+    const state = outbound ? insp.headOutState : insp.headInState;
     if (state === HEAD_COLLECTING) {
-      const expected = outbound ? flow.nextSeqOut : flow.nextSeqIn;
+      const expected = outbound ? insp.nextSeqOut : insp.nextSeqIn;
       // Retransmissions and out-of-order segments do not extend the head.
       if (expected < 0 || view.tcpSeq === expected) {
         const next = (view.tcpSeq + payload.length) >>> 0;
-        if (outbound) flow.nextSeqOut = next;
-        else flow.nextSeqIn = next;
-        if ((outbound ? flow.headOutLen : flow.headInLen) === 0) {
+        if (outbound) insp.nextSeqOut = next;
+        else insp.nextSeqIn = next;
+        if ((outbound ? insp.headOutLen : insp.headInLen) === 0) {
           // Most streams are decided by their first segment: copy only when a matcher waits.
-          if (this.matchHead(flow, outbound, payload)) this.appendHead(flow, outbound, payload);
+          if (this.matchHead(flow, insp, outbound, payload)) this.appendHead(insp, outbound, payload);
         } else {
-          this.appendHead(flow, outbound, payload);
-          const head = outbound ? flow.headOut : flow.headIn;
-          if (head !== undefined) this.matchHead(flow, outbound, head.subarray(0, outbound ? flow.headOutLen : flow.headInLen));
+          this.appendHead(insp, outbound, payload);
+          const head = outbound ? insp.headOut : insp.headIn;
+          if (head !== undefined) this.matchHead(flow, insp, outbound, head.subarray(0, outbound ? insp.headOutLen : insp.headInLen));
         }
       }
     } else if (flow.app?.name !== 'bittorrent') {
@@ -492,12 +511,12 @@ export class FlowTracker {
       }
     }
     // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
-    if (flow.headOutState === HEAD_DONE && flow.headInState === HEAD_DONE && flow.app !== undefined) this.stopInspecting(flow);
+    if (insp.headOutState === HEAD_DONE && insp.headInState === HEAD_DONE && flow.app !== undefined) this.stopInspecting(flow);
   }
 
-  private appendHead(flow: Flow, outbound: boolean, payload: Buffer): void {
-    let head = outbound ? flow.headOut : flow.headIn;
-    const len = outbound ? flow.headOutLen : flow.headInLen;
+  private appendHead(insp: Inspection, outbound: boolean, payload: Buffer): void {
+    let head = outbound ? insp.headOut : insp.headIn;
+    const len = outbound ? insp.headOutLen : insp.headInLen;
     const room = MAX_HEAD - len;
     if (room <= 0) return;
     const take = Math.min(room, payload.length);
@@ -506,7 +525,7 @@ export class FlowTracker {
       // Stream heads share one memory budget: past it, streams go uninspected (counted).
       if (this.headBytes + size - (head?.length ?? 0) > this.maxHeadBytes) {
         this.stats.count(this.stats.skipped, 'inspect_budget');
-        this.finishHead(flow, outbound);
+        this.finishHead(insp, outbound);
         return;
       }
       this.headBytes += size - (head?.length ?? 0);
@@ -516,28 +535,28 @@ export class FlowTracker {
     }
     payload.copy(head, len, 0, take);
     if (outbound) {
-      flow.headOut = head;
-      flow.headOutLen = len + take;
+      insp.headOut = head;
+      insp.headOutLen = len + take;
     } else {
-      flow.headIn = head;
-      flow.headInLen = len + take;
+      insp.headIn = head;
+      insp.headInLen = len + take;
     }
   }
 
-  private finishHead(flow: Flow, outbound: boolean): void {
+  private finishHead(insp: Inspection, outbound: boolean): void {
     if (outbound) {
-      flow.headOutState = HEAD_DONE;
-      this.headBytes -= flow.headOut?.length ?? 0;
-      flow.headOut = undefined;
+      insp.headOutState = HEAD_DONE;
+      this.headBytes -= insp.headOut?.length ?? 0;
+      insp.headOut = undefined;
     } else {
-      flow.headInState = HEAD_DONE;
-      this.headBytes -= flow.headIn?.length ?? 0;
-      flow.headIn = undefined;
+      insp.headInState = HEAD_DONE;
+      this.headBytes -= insp.headIn?.length ?? 0;
+      insp.headIn = undefined;
     }
   }
 
   /** Run the stream matchers on the head of one direction; true while one waits for more bytes. */
-  private matchHead(flow: Flow, outbound: boolean, head: Buffer): boolean {
+  private matchHead(flow: Flow, insp: Inspection, outbound: boolean, head: Buffer): boolean {
     const full = head.length >= MAX_HEAD;
     let waiting = false;
 
@@ -545,7 +564,7 @@ export class FlowTracker {
     if (typeof hs === 'object') {
       this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : NO_HASHES, hs.peerId);
       if (hs.peerId !== undefined) {
-        this.finishHead(flow, outbound);
+        this.finishHead(insp, outbound);
         return false;
       }
       return true;
@@ -557,7 +576,7 @@ export class FlowTracker {
       if (typeof http === 'object') {
         this.onHttpRequest(flow, http);
         // Keep-alive: later requests on the same connection may be announces; restart the head.
-        flow.headOutLen = 0;
+        insp.headOutLen = 0;
         return false;
       }
       if (http === 'wait') waiting = true;
@@ -566,7 +585,7 @@ export class FlowTracker {
         if (flow.app === undefined) flow.app = { name: 'tls' };
         if (tls.sni) flow.serverName = tls.sni;
         this.checkName(flow, tls.sni);
-        this.finishHead(flow, outbound);
+        this.finishHead(insp, outbound);
         return false;
       }
       if (tls === 'wait') waiting = true;
@@ -574,13 +593,13 @@ export class FlowTracker {
       const peers = trackerResponsePeers(head);
       if (peers.length > 0) {
         this.learnPeers(peers, flow.app.infoHash);
-        this.finishHead(flow, outbound);
+        this.finishHead(insp, outbound);
         return false;
       }
       waiting = true;
     }
     if (!waiting || full) {
-      this.finishHead(flow, outbound);
+      this.finishHead(insp, outbound);
       return false;
     }
     return true;
@@ -607,7 +626,7 @@ export class FlowTracker {
     }
   }
 
-  private inspectUdp(flow: Flow, view: PacketView, payload: Buffer, outbound: boolean): void {
+  private inspectUdp(flow: Flow, insp: Inspection, view: PacketView, payload: Buffer, outbound: boolean): void {
     const first = payload[0];
     // DHT (KRPC): a bencoded dictionary.
     if (first === 0x64) {
@@ -630,9 +649,9 @@ export class FlowTracker {
       }
     }
     if (outbound) {
-      const tracker = matchUdpTrackerRequest(payload, flow.trackerConnected);
+      const tracker = matchUdpTrackerRequest(payload, insp.trackerConnected);
       if (tracker !== undefined) {
-        flow.trackerConnected = true;
+        insp.trackerConnected = true;
         if (tracker.kind === 'connect') this.markBitTorrent(flow, 'udp_tracker');
         else if (tracker.kind === 'announce') this.markBitTorrent(flow, 'udp_tracker', [tracker.infoHash], tracker.peerId);
         else this.markBitTorrent(flow, 'udp_tracker', tracker.infoHashes);
@@ -645,7 +664,7 @@ export class FlowTracker {
     }
     const utp = parseUtp(payload);
     if (utp !== undefined) {
-      this.onUtp(flow, utp.type, utp.connectionId, outbound);
+      this.onUtp(flow, insp, utp.type, utp.connectionId, outbound);
       if (flow.app?.name === 'bittorrent' && utp.type === 0) {
         const m = matchHandshake(payload.subarray(utp.dataOffset));
         if (typeof m === 'object') this.markBitTorrent(flow, 'utp', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
@@ -665,15 +684,15 @@ export class FlowTracker {
     }
   }
 
-  private onUtp(flow: Flow, type: number, connectionId: number, outbound: boolean): void {
+  private onUtp(flow: Flow, insp: Inspection, type: number, connectionId: number, outbound: boolean): void {
     // BEP 29: the SYN carries the initiator's receive id; the responder sends with that id and
     // the initiator sends with id + 1. Two ends agreeing on that is the evidence.
     if (outbound) {
-      if (type === 4) flow.utpSynId = connectionId;
-      else if (flow.utpIdOut < 0) flow.utpIdOut = connectionId;
-    } else if (flow.utpIdIn < 0) flow.utpIdIn = connectionId;
-    const synAnswered = flow.utpSynId >= 0 && flow.utpIdIn === flow.utpSynId;
-    const idsAgree = flow.utpIdOut >= 0 && flow.utpIdIn >= 0 && ((flow.utpIdIn + 1) & 0xffff) === flow.utpIdOut;
+      if (type === 4) insp.utpSynId = connectionId;
+      else if (insp.utpIdOut < 0) insp.utpIdOut = connectionId;
+    } else if (insp.utpIdIn < 0) insp.utpIdIn = connectionId;
+    const synAnswered = insp.utpSynId >= 0 && insp.utpIdIn === insp.utpSynId;
+    const idsAgree = insp.utpIdOut >= 0 && insp.utpIdIn >= 0 && ((insp.utpIdIn + 1) & 0xffff) === insp.utpIdOut;
     if (synAnswered || idsAgree) this.markBitTorrent(flow, 'utp');
   }
 
@@ -705,11 +724,10 @@ export class FlowTracker {
   private end(flow: Flow, reason: EndReason): void {
     this.flows.delete(flow.key);
     if (flow === this.lastFlowV4) this.lastFlowV4 = undefined;
-    this.headBytes -= (flow.headOut?.length ?? 0) + (flow.headIn?.length ?? 0);
-    flow.headOut = undefined;
-    flow.headIn = undefined;
+    if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
+    flow.inspection = undefined;
     if (flow.closedAt >= 0) this.closedKeys.set(typeof flow.key === 'string' ? flow.key : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort), true, this.now);
-    this.emit(flow, reason);
+    this.emit(flow, reason, true);
   }
 
   /** The info hash a known swarm peer at either end was seen with ('' unknown), or undefined. */
@@ -717,7 +735,8 @@ export class FlowTracker {
     return this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
   }
 
-  private emit(flow: Flow, reason: EndReason): void {
+  /** Append the flow's record; `final` when the flow is gone, so its evidence is handed over, not copied. */
+  private emit(flow: Flow, reason: EndReason, final = false): void {
     if (flow.packetsOut + flow.packetsIn === 0) return;
     const stats = this.stats;
     stats.ended.set(reason, (stats.ended.get(reason) ?? 0) + 1);
@@ -752,7 +771,7 @@ export class FlowTracker {
       source: this.source,
     };
     if (flow.serverName !== undefined) record.serverName = flow.serverName;
-    if (app !== undefined) record.app = app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app };
+    if (app !== undefined) record.app = final || app !== flow.app ? app : app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app };
     if (flow.url !== undefined) record.url = flow.url;
     if (flow.method !== undefined) record.method = flow.method;
     if (flow.userAgent !== undefined) record.userAgent = flow.userAgent;
