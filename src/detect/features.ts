@@ -294,11 +294,9 @@ export class HostState {
 
     if (bt) {
       this.noteBtActivity(ts, ctx);
-      const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
-      if (hashes.length > 0) {
-        this.infoHashes ??= new Set();
-        for (const h of hashes) if (this.infoHashes.size < MAX_SMALL_SET) this.infoHashes.add(h);
-      }
+      // The flow's list when it has one, else its hash: no array per record.
+      if (app.infoHashes) for (const h of app.infoHashes) this.noteInfoHash(h);
+      else if (app.infoHash) this.noteInfoHash(app.infoHash);
     }
     if (rec.user) {
       this.users ??= new Set();
@@ -325,6 +323,11 @@ export class HostState {
       noteSourceAddress(swarm, remotes.labelV4(slot));
     }
     return source;
+  }
+
+  private noteInfoHash(hash: string): void {
+    this.infoHashes ??= new Set();
+    if (this.infoHashes.size < MAX_SMALL_SET) this.infoHashes.add(hash);
   }
 
   /** Spread a download over the short windows its flow covers, inside the running medium window. */
@@ -450,16 +453,33 @@ export class HostState {
 
   /** Column sums of the completed medium windows still inside the long window. */
   private ringSums(ctx: FeatureContext): Float64Array {
-    const sums = RING_SUMS.fill(0);
+    const sums = RING_SUMS;
     const ring = this.ring;
-    if (!ring) return sums;
+    if (!ring) return sums.fill(0);
+    // One pass over the rows with the eight running sums in locals (read at every evaluation).
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     // The running window's row still holds the window one long window ago: outside.
     const running = this.medium % ctx.slots;
     for (let s = 0; s < ctx.slots; s++) {
       if (s === running) continue;
       const row = s * RING_WIDTH;
-      for (let c = 0; c < RING_WIDTH; c++) sums[c]! += ring[row + c]!;
+      s0 += ring[row]!;
+      s1 += ring[row + 1]!;
+      s2 += ring[row + 2]!;
+      s3 += ring[row + 3]!;
+      s4 += ring[row + 4]!;
+      s5 += ring[row + 5]!;
+      s6 += ring[row + 6]!;
+      s7 += ring[row + 7]!;
     }
+    sums[0] = s0;
+    sums[1] = s1;
+    sums[2] = s2;
+    sums[3] = s3;
+    sums[4] = s4;
+    sums[5] = s5;
+    sums[6] = s6;
+    sums[7] = s7;
     return sums;
   }
 

@@ -207,8 +207,9 @@ class Engine implements DetectionEngine, EngineIntrospection {
     if (state.lastWasP2p && !state.infoHashes && this.book.hasOpen('bittorrent', hostName)) this.swarm.notePeer(remote.ip || (remote.name ?? ''), hostName, ts, rec.bytesIn + rec.bytesOut);
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
-      const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
-      for (const h of hashes) this.swarm.noteInfoHash(h, hostName, ts, rec.bytesIn + rec.bytesOut);
+      // The flow's list when it has one, else its hash: no array per record.
+      if (app.infoHashes) for (const h of app.infoHashes) this.swarm.noteInfoHash(h, hostName, ts, rec.bytesIn + rec.bytesOut);
+      else if (app.infoHash) this.swarm.noteInfoHash(app.infoHash, hostName, ts, rec.bytesIn + rec.bytesOut);
     }
     const object = rec.object;
     if (object && LARGE_OBJECT_KINDS.has(object.kind) && rec.bytesIn >= ctx.largeObjectBytes) {

@@ -25,6 +25,25 @@ describe('RemoteTable', () => {
     expect(t.top(2).map((r) => r.label)).toEqual(['198.51.100.7', '2001:db8::1']);
   });
 
+  it('lists the top remotes as a full sort by bytes then label would, equal ones in table order', () => {
+    const t = new RemoteTable();
+    const all: { label: string; bytes: number }[] = [];
+    let seed = 11;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+    for (let i = 0; i < 600; i++) {
+      const peer = i % 5 === 0 ? `2001:db8::${i.toString(16)}` : `198.51.${i >> 8}.${i & 255}`;
+      // Few distinct byte counts and shared names: many ties.
+      const name = i % 7 === 0 ? `mirror${next() % 3}.example.net` : undefined;
+      t.add(peer, name, (next() % 6) * 100, next() % 2, Infinity);
+    }
+    for (const r of t.top(1_000)) all.push(r);
+    expect(all).toHaveLength(600);
+    const sorted = [...all].sort((a, b) => b.bytes - a.bytes || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    expect(all).toEqual(sorted);
+    for (const n of [1, 3, 10, 64]) expect(t.top(n)).toEqual(all.slice(0, n));
+    expect(t.top(0)).toEqual([]);
+  });
+
   it('stops taking new remotes at the cap but keeps counting known ones', () => {
     const t = new RemoteTable();
     for (let i = 0; i < 4; i++) expect(t.add(`192.0.2.${i}`, undefined, 1, 0, 4)).toBeGreaterThanOrEqual(0);

@@ -1,5 +1,5 @@
 import { sourceKey, type SwarmMember } from '../incidents/swarm.js';
-import { formatIPv4, parseIPv4 } from '../util/ip.js';
+import { IPv4TextCache, parseIPv4 } from '../util/ip.js';
 import { TYPED_ARRAY_OVERHEAD, hashString, mix32 } from './hll.js';
 
 // Per-host tallies of the running medium window: bytes by remote (top remotes, heavy peers) and
@@ -26,6 +26,8 @@ const S_BYTES_IN = 2;
 const S_WIDTH = 3;
 
 const MIN_SLOTS = 8;
+/** Text of IPv4 remotes for top lists, shared by every table: the same peers come back. */
+const remoteText = new IPv4TextCache();
 /** Capacity beyond which a window that used under an eighth of it gives memory back. */
 const SHRINK_ABOVE = 64;
 
@@ -142,17 +144,28 @@ export class RemoteTable {
     this.links[slot] = link;
   }
 
-  /** Top `n` remotes by bytes both ways. */
+  /**
+   * Top `n` remotes by bytes both ways, ties by label, equal ones in slot order: selected, not
+   * sorted, since every finding asks and a window can hold thousands of remotes.
+   */
   top(n: number): { label: string; bytes: number }[] {
-    const all: { label: string; bytes: number }[] = [];
+    const top: { label: string; bytes: number }[] = [];
+    if (n <= 0) return top;
     const r = this.remotes;
     for (let slot = 0; slot * R_WIDTH < r.length; slot++) {
       const base = slot * R_WIDTH;
       if (r[base + R_STATE] === 0) continue;
-      all.push({ label: this.names?.[slot] ?? this.peerOf(slot), bytes: r[base + R_BYTES_IN]! + r[base + R_BYTES_OUT]! });
+      const bytes = r[base + R_BYTES_IN]! + r[base + R_BYTES_OUT]!;
+      // Most remotes fall below a full list on bytes alone: no label needed for them.
+      if (top.length >= n && bytes < top[n - 1]!.bytes) continue;
+      const label = this.names?.[slot] ?? this.peerOf(slot);
+      let at = top.length;
+      while (at > 0 && (top[at - 1]!.bytes < bytes || (top[at - 1]!.bytes === bytes && label < top[at - 1]!.label))) at--;
+      if (at >= n) continue;
+      top.splice(at, 0, { label, bytes });
+      if (top.length > n) top.pop();
     }
-    all.sort((a, b) => b.bytes - a.bytes || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
-    return all.slice(0, n);
+    return top;
   }
 
   /** Empty the table for the next window, keeping its memory unless it is mostly unused. */
@@ -219,7 +232,7 @@ export class RemoteTable {
 
   private peerOf(slot: number): string {
     const v4 = this.remotes[slot * R_WIDTH + R_IPV4]!;
-    return v4 > 0 ? formatIPv4(v4 - 1) : this.texts![slot]!;
+    return v4 > 0 ? remoteText.text(v4 - 1) : this.texts![slot]!;
   }
 
   private textsOf(): (string | undefined)[] {

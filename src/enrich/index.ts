@@ -1,4 +1,4 @@
-import type { FlowRecord, ApprovalRef } from '../record.js';
+import type { AppEvidence, FlowRecord, ApprovalRef } from '../record.js';
 import { CidrSet, parseCidr, parseIPv4 } from '../util/ip.js';
 import type { ApprovedSource, ApprovedSourcesRules, NetworksRules } from './rules.js';
 
@@ -106,11 +106,8 @@ export class Enricher {
     const app = rec.app;
     if (app?.name === 'bittorrent') {
       // BitTorrent is approved only per torrent or per tracker, never by the peer's address.
-      const hashes = app.infoHashes ?? (app.infoHash ? [app.infoHash] : []);
-      for (const h of hashes) {
-        const entry = this.byInfoHash.get(h);
-        if (entry) return ref(entry, 'info_hash', at);
-      }
+      const entry = this.approvedTorrent(app);
+      if (entry) return ref(entry, 'info_hash', at);
       if (app.tracker) {
         const tracker = app.tracker.toLowerCase();
         const host = trackerHost(tracker);
@@ -147,6 +144,19 @@ export class Enricher {
       if (entry) return ref(entry, 'cidr', at);
     }
     return null;
+  }
+
+  /** The entry approving one of the flow's info hashes (its list when it has one, else its hash). */
+  private approvedTorrent(app: AppEvidence): ApprovalEntry | undefined {
+    if (this.byInfoHash.size === 0) return undefined;
+    if (app.infoHashes) {
+      for (const h of app.infoHashes) {
+        const entry = this.byInfoHash.get(h);
+        if (entry) return entry;
+      }
+      return undefined;
+    }
+    return app.infoHash ? this.byInfoHash.get(app.infoHash) : undefined;
   }
 
   /** `example.com` approves itself and every subdomain. */

@@ -143,4 +143,17 @@ describe('incident lifecycle', () => {
       expect(k.activeSince('swarm', 'src:example.com|x', T0 + 2 * MIN)).toBe(false);
     }
   });
+
+  it('shows the latest activity as last_seen in open incidents and snapshots, also between emitted changes', () => {
+    const b = book();
+    b.apply(finding());
+    // Not material: no change emitted, but the incident's last activity moved.
+    expect(b.apply(finding({ activityTs: T0 + 2 * MIN, totalIn: 1100 }))).toBeUndefined();
+    const latest = new Date(T0 + 2 * MIN).toISOString();
+    expect(b.openIncidents()[0]!.last_seen).toBe(latest);
+    const restored = book();
+    restored.restore(JSON.parse(JSON.stringify(b.toJSON())));
+    expect(restored.openIncidents()[0]!.last_seen).toBe(latest);
+    expect(restored.sweep(T0 + 40 * MIN)[0]!.incident.last_seen).toBe(latest);
+  });
 });

@@ -51,7 +51,10 @@ export interface LifecycleOptions {
 interface Tracked {
   incident: Incident;
   lastActivity: number;
-  /** `incident.last_seen` as epoch ms, so an update need not parse it back. */
+  /**
+   * Latest activity as epoch ms; `incident.last_seen` holds it as text once `settle` ran (on
+   * every emitted change and snapshot), not at each finding.
+   */
   lastSeenMs: number;
   remotes: Map<string, number>;
   totalInAtOpen: number;
@@ -96,7 +99,7 @@ export class IncidentBook {
   }
 
   openIncidents(): Incident[] {
-    return [...this.open.values()].map((t) => t.incident);
+    return [...this.open.values()].map((t) => settle(t));
   }
 
   /** Merge a finding evaluated at event time `now`; returns the change to emit, if any. */
@@ -160,10 +163,7 @@ export class IncidentBook {
     const inc = t.incident;
     const ev = inc.evidence;
     if (f.activityTs > t.lastActivity) t.lastActivity = f.activityTs;
-    if (f.activityTs > t.lastSeenMs) {
-      t.lastSeenMs = f.activityTs;
-      inc.last_seen = iso(f.activityTs);
-    }
+    if (f.activityTs > t.lastSeenMs) t.lastSeenMs = f.activityTs;
     // Evidence only grows: totals since open for hosts, the largest window seen for swarms.
     const bytesIn = f.totalIn !== undefined ? t.bytesInAtOpen + (f.totalIn - t.totalInAtOpen) : f.bytesIn;
     const bytesOut = f.totalOut !== undefined ? t.bytesOutAtOpen + (f.totalOut - t.totalOutAtOpen) : f.bytesOut;
@@ -202,7 +202,7 @@ export class IncidentBook {
     inc.version = (inc.version ?? 1) + 1;
     t.emitted = markOf(inc, t.lastActivity);
     this.counts.updated++;
-    return { change: 'updated', incident: copyOf(inc) };
+    return { change: 'updated', incident: copyOf(settle(t)) };
   }
 
   /** Resolve incidents quiet for the quiet period at event time `now`. */
@@ -215,7 +215,7 @@ export class IncidentBook {
       t.incident.version = (t.incident.version ?? 1) + 1;
       this.resolvedUpTo.set(slot, t.lastActivity);
       this.counts.resolved++;
-      changes.push({ change: 'resolved', incident: copyOf(t.incident) });
+      changes.push({ change: 'resolved', incident: copyOf(settle(t)) });
     }
     // Resolution markers matter only while their activity could still be re-evaluated.
     if (this.resolvedUpTo.size > 10_000) {
@@ -240,7 +240,11 @@ export class IncidentBook {
   toJSON(): unknown {
     return {
       // lastSeenMs is derived from the incident: the snapshot keeps its earlier form.
-      open: [...this.open.entries()].map(([slot, { lastSeenMs: _, ...t }]) => ({ slot, ...t, remotes: [...t.remotes.entries()] })),
+      open: [...this.open.entries()].map(([slot, tracked]) => {
+        const { lastSeenMs: _, ...t } = tracked;
+        settle(tracked);
+        return { slot, ...t, remotes: [...t.remotes.entries()] };
+      }),
       resolvedUpTo: [...this.resolvedUpTo.entries()],
       counts: this.counts,
     };
@@ -262,6 +266,13 @@ export class IncidentBook {
     for (const [slot, at] of j.resolvedUpTo) this.resolvedUpTo.set(slot, at);
     Object.assign(this.counts, j.counts);
   }
+}
+
+/** The tracked incident with `last_seen` brought up to its latest activity. */
+function settle(t: Tracked): Incident {
+  const text = iso(t.lastSeenMs);
+  if (t.incident.last_seen !== text) t.incident.last_seen = text;
+  return t.incident;
 }
 
 function markOf(inc: Incident, lastActivity: number): Tracked['emitted'] {
