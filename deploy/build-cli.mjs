@@ -23,6 +23,31 @@ const worker = join(outdir, 'pcap-worker.cjs');
 // A small capture in the repository: the first run compiles the replay path into the cache.
 const warmUpInput = join(root, 'src', 'decode', 'netflow', 'testdata', 'softflowd-bittorrent-v10.pcap');
 
+/**
+ * Library parts the CLI never uses, left out of the bundle: reading them and the Node built-ins they
+ * load cost every start. The build fails when one is no longer found (the library changed).
+ */
+const LEFT_OUT = [
+  // egressd is scraped, it never pushes: no https, tls and zlib at start.
+  { file: 'node_modules/prom-client/lib/pushgateway.js', stub: 'module.exports = class Pushgateway { constructor() { throw new Error("Pushgateway: not in the egressd CLI bundle"); } };' },
+  // Logs go to a file descriptor (pino.destination), never through a transport's worker thread.
+  { file: 'node_modules/pino/lib/transport.js', stub: 'module.exports = function transport() { throw new Error("pino transports: not in the egressd CLI bundle"); };' },
+  // zod's messages in English only (its default); the other languages are a third of the bundle.
+  { file: 'node_modules/zod/v4/locales/index.js', stub: 'export { default as en } from "./en.js";' },
+];
+const leftOutFound = new Set();
+const leaveOut = {
+  name: 'leave-out',
+  setup(b) {
+    b.onLoad({ filter: /node_modules[\\/](prom-client|pino|zod)[\\/]/ }, (args) => {
+      const entry = LEFT_OUT.find((e) => args.path.endsWith(e.file));
+      if (!entry) return undefined;
+      leftOutFound.add(entry.file);
+      return { contents: entry.stub, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -37,6 +62,7 @@ const common = {
   // CommonJS has no import.meta: the module's own file URL stands in for it.
   banner: { js: 'var __egressdModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__egressdModuleUrl', EGRESSD_BUNDLED_PCAP_WORKER: JSON.stringify('./pcap-worker.cjs') },
+  plugins: [leaveOut],
 };
 
 rmSync(outdir, { recursive: true, force: true });
@@ -46,7 +72,8 @@ await Promise.all([
   build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'launch.ts')], outfile: launcher }),
 ]);
-
+const missing = LEFT_OUT.filter((e) => !leftOutFound.has(e.file));
+if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
 chmodSync(launcher, 0o755);
 
 // Without a cache the launcher writes one as the run exits.

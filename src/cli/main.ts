@@ -45,15 +45,13 @@ async function configDigest(path: string | undefined): Promise<string> {
 
 async function load(opts: GlobalOptions, stateDirFallback?: () => string): Promise<Config> {
   const { loadConfig } = await import('../config/load.js');
-  let stateDir = opts.stateDir;
-  if (!stateDir && stateDirFallback) {
-    // Replay never shares a running daemon's state: without --state-dir it gets its own.
-    const probe = loadConfig(opts.config, { rulesDir: opts.rules });
-    const fileSetsStateDir = opts.config !== undefined && /^\s*state_dir\s*:/m.test(readFileSync(opts.config, 'utf8'));
-    if (!fileSetsStateDir && !process.env.EGRESSD_STATE_DIR) stateDir = stateDirFallback();
-    else return probe;
-  }
-  return loadConfig(opts.config, { stateDir, rulesDir: opts.rules });
+  const config = loadConfig(opts.config, { stateDir: opts.stateDir, rulesDir: opts.rules });
+  if (opts.stateDir || !stateDirFallback) return config;
+  // Replay never shares a running daemon's state: without --state-dir it gets its own.
+  const fileSetsStateDir = opts.config !== undefined && /^\s*state_dir\s*:/m.test(readFileSync(opts.config, 'utf8'));
+  if (fileSetsStateDir || process.env.EGRESSD_STATE_DIR) return config;
+  // Only state_dir differs from parsing again with it: no other option depends on it.
+  return { ...config, state_dir: stateDirFallback() };
 }
 
 /** First signal: graceful stop. Second: exit at once. */

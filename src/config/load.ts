@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { EgressdError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+
+// Config and rules are parsed once per start: zod's compiled fast path (a generated function per
+// object schema, compiled anew at every start) costs more than it saves. Same results either way.
+z.config({ jitless: true });
 
 /** Format zod issues so each names the path, the bad value and what was expected. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, file: string): string {

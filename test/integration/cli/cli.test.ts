@@ -94,6 +94,39 @@ describe('egressd CLI', () => {
     expect(auditActions(stateDir)).toEqual(expect.arrayContaining(['start', 'rules_loaded', 'stop']));
   });
 
+  it('replays without --state-dir into a state directory of its own, unless the config file or EGRESSD_STATE_DIR names one', async () => {
+    const log = join(dir.path, 'own-state.log');
+    await writeZeekCorpus(log, { lines: 50, hosts: 2 });
+    const tmp = join(dir.path, 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    const replayDirs = () => readdirSync(tmp).filter((d) => d.startsWith('egressd-replay-'));
+    const journalled = (stateDir: string) => auditActions(stateDir).includes('stop');
+    const env = { TMPDIR: tmp, EGRESSD_STATE_DIR: '' };
+
+    expect(runCli(['replay', '--rules', RULES, log], { env }).code).toBe(0);
+    expect(replayDirs()).toHaveLength(1);
+    expect(journalled(join(tmp, replayDirs()[0]!))).toBe(true);
+
+    const fromFile = join(dir.path, 'state-from-file');
+    const config = join(dir.path, 'state-dir.yaml');
+    writeFileSync(config, `state_dir: ${fromFile}\n`);
+    expect(runCli(['replay', '--config', config, '--rules', RULES, log], { env }).code).toBe(0);
+    expect(journalled(fromFile)).toBe(true);
+
+    const fromEnv = join(dir.path, 'state-from-env');
+    expect(runCli(['replay', '--rules', RULES, log], { env: { ...env, EGRESSD_STATE_DIR: fromEnv } }).code).toBe(0);
+    expect(journalled(fromEnv)).toBe(true);
+    expect(replayDirs()).toHaveLength(1);
+
+    // A bad config is reported before any state directory is made.
+    const bad = join(dir.path, 'bad-no-state.yaml');
+    writeFileSync(bad, 'pipeline:\n  shutdown_grace: soon\n');
+    const r = runCli(['replay', '--config', bad, '--rules', RULES, log], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('pipeline.shutdown_grace');
+    expect(replayDirs()).toHaveLength(1);
+  });
+
   it('SIGTERM during a large replay flushes and exits 0 with the journal intact', async () => {
     const log = join(dir.path, 'large.log');
     await writeZeekCorpus(log, { lines: 3_000_000, hosts: 200 });
