@@ -8,7 +8,7 @@ import { DecodeError, EgressdError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { ReplayContext } from '../types.js';
 import type { PcapMetrics } from './metrics.js';
-import { unpackRecords } from './transfer.js';
+import { RecordUnpacker } from './transfer.js';
 import type { FromWorker, MetricOp, WorkerError, WorkerInput } from './worker-protocol.js';
 
 // The tsc build has worker.js beside this module; the one-file CLI (deploy/build-cli.mjs) defines its own worker's file.
@@ -83,6 +83,7 @@ export class PcapWorkerReplay {
         else metric?.set?.(op.labels, op.value);
       }
     };
+    const unpacker = new RecordUnpacker();
     const onAbort = (): void => worker.postMessage({ t: 'abort' });
     ctx.signal?.addEventListener('abort', onAbort, { once: true });
     if (ctx.signal?.aborted) onAbort();
@@ -104,7 +105,7 @@ export class PcapWorkerReplay {
           case 'batch':
           case 'records':
             apply(event.ops);
-            await ctx.out.push(event.t === 'batch' ? unpackRecords(event.packed) : event.records);
+            await ctx.out.push(event.t === 'batch' ? unpacker.unpack(event.packed) : event.records);
             worker.postMessage({ t: 'ack' });
             return;
           case 'log':

@@ -7,7 +7,7 @@ import { silentLogger } from '../../telemetry/logger.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
 import { pcapSourceSchema } from './config.js';
 import { replayPcap } from './index.js';
-import { packRecords, unpackRecords } from './transfer.js';
+import { RecordPacker, RecordUnpacker } from './transfer.js';
 import { Readable } from 'node:stream';
 
 const base = (over: Partial<FlowRecord> = {}): FlowRecord => ({
@@ -26,11 +26,13 @@ const base = (over: Partial<FlowRecord> = {}): FlowRecord => ({
   ...over,
 });
 
-function roundTrip(records: FlowRecord[]): FlowRecord[] {
-  const packed = packRecords(records);
+function roundTrip(records: FlowRecord[], packer = new RecordPacker(), unpacker = new RecordUnpacker()): FlowRecord[] {
+  const packed = packer.pack(records);
   expect(packed).toBeDefined();
-  return unpackRecords(structuredClone(packed!));
+  return unpacker.unpack(structuredClone(packed!));
 }
+
+const packRecords = (records: FlowRecord[]) => new RecordPacker().pack(records);
 
 describe('packRecords / unpackRecords', () => {
   it('gives back every field, in the same key order, optional text with any characters', () => {
@@ -88,5 +90,47 @@ describe('packRecords app evidence', () => {
 
   it('does not pack evidence with a field it does not know how to carry', () => {
     expect(packRecords([base({ app: { name: 'x', extra: 1 } as unknown as FlowRecord['app'] })])).toBeUndefined();
+  });
+});
+
+describe('string table across batches', () => {
+  it('sends each distinct string once and gives the same string object back for it', () => {
+    const packer = new RecordPacker();
+    const unpacker = new RecordUnpacker();
+    const first = roundTrip([base({ serverName: 'a.example' }), base({ serverName: 'b.example' })], packer, unpacker);
+    const again = [base({ serverName: 'a.example', app: { name: 'tls' } }), base({ dst: '192.0.2.9' })];
+    const packed = packer.pack(again)!;
+    expect(packed.strings).toEqual(['tls', '192.0.2.9']);
+    const second = unpacker.unpack(structuredClone(packed));
+    expect(second).toStrictEqual(again);
+    expect(second[0]!.serverName).toBe(first[0]!.serverName);
+  });
+
+  it('starts both tables afresh when the next batch could overflow them', () => {
+    const packer = new RecordPacker(8);
+    const unpacker = new RecordUnpacker();
+    const batches = [0, 1, 2, 3].map((b) => [base({ src: `10.0.${b}.1`, serverName: `h${b}.example` }), base({ src: `10.0.${b}.2` })]);
+    let resets = 0;
+    for (const batch of batches) {
+      const packed = packer.pack(batch)!;
+      if (packed.reset) resets++;
+      expect(packed.firstId + packed.strings.length).toBeLessThanOrEqual(8);
+      expect(unpacker.unpack(structuredClone(packed))).toStrictEqual(batch);
+    }
+    expect(resets).toBeGreaterThan(0);
+  });
+
+  it('keeps the tables in step when a batch goes unpacked', () => {
+    const packer = new RecordPacker();
+    const unpacker = new RecordUnpacker();
+    expect(packer.pack([base({ serverName: 'x.example' }), { ...base(), host: '10.0.0.1' }])).toBeUndefined();
+    const batch = [base({ serverName: 'x.example' })];
+    expect(roundTrip(batch, packer, unpacker)).toStrictEqual(batch);
+  });
+
+  it('refuses a batch whose tables are out of step', () => {
+    const packer = new RecordPacker();
+    packer.pack([base()]);
+    expect(() => new RecordUnpacker().unpack(packer.pack([base({ serverName: 'late.example' })])!)).toThrow(/out of step/);
   });
 });

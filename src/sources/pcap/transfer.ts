@@ -1,179 +1,300 @@
 // Flow records between the replay worker and the main thread, packed: numbers in one transferred
-// Float64Array, text (app evidence included) in one string cut by lengths. Cloning the records
-// object by object costs both threads several times more.
+// Float64Array, every text (app evidence included) as an id into a string table both threads
+// keep, so each distinct address, name or hash crosses once and the main thread's records share
+// one string object per value. Cloning the records object by object costs both threads several
+// times more.
 import type { AppEvidence, FlowRecord, SourceRef } from '../../record.js';
 
 const NUMBERS = 9;
 const HAS_SERVER_NAME = 1;
-const HAS_URL = 2;
-const HAS_METHOD = 4;
-const HAS_USER_AGENT = 8;
+const HAS_APP = 2;
+const HAS_URL = 4;
+const HAS_METHOD = 8;
+const HAS_USER_AGENT = 16;
+
+/** Strings both tables hold at most; past it the worker starts a fresh table (and says so). */
+export const MAX_TABLE_STRINGS = 1 << 16;
 
 export interface PackedRecords {
   count: number;
   numbers: Float64Array<ArrayBuffer>;
-  /** Per record: which optional text fields follow src and dst. */
-  optional: Uint8Array<ArrayBuffer>;
-  text: string;
-  /** Length of each text field, in order. */
-  lengths: Uint32Array<ArrayBuffer>;
-  /** Per record: index in `appShapes` of its app evidence's keys, -1 without app evidence. */
-  appShape: Int16Array<ArrayBuffer>;
-  /** Key lists of app evidence, in the order the objects had them. */
-  appShapes: string[][];
+  /** Per record: src, dst, flags, then the present optional fields as string ids (app: shape, values). */
+  refs: Int32Array<ArrayBuffer>;
+  /** Strings new to the table, ids from `firstId` on. */
+  strings: string[];
+  firstId: number;
+  /** Key lists of app evidence new to the table, ids from `firstShape` on. */
+  shapes: string[][];
+  firstShape: number;
+  /** The tables start afresh with this batch. */
+  reset: boolean;
   source: SourceRef;
 }
 
 /** The fields the flow tracker emits, in its order: the first 12 always, the others when known. */
-const KEY_RANK = new Map(['ts', 'tsEnd', 'src', 'srcPort', 'dst', 'dstPort', 'proto', 'bytesOut', 'bytesIn', 'packetsOut', 'packetsIn', 'source', 'serverName', 'app', 'url', 'method', 'userAgent'].map((k, i) => [k, i]));
+const KEYS = ['ts', 'tsEnd', 'src', 'srcPort', 'dst', 'dstPort', 'proto', 'bytesOut', 'bytesIn', 'packetsOut', 'packetsIn', 'source', 'serverName', 'app', 'url', 'method', 'userAgent'];
 const REQUIRED_KEYS = 12;
 
-/** True when unpacking gives the record back exactly: the known fields, in that order, none undefined. */
-function packable(r: FlowRecord, source: SourceRef): boolean {
-  if (r.source.type !== source.type || r.source.id !== source.id) return false;
-  let position = 0;
-  let lastRank = -1;
-  for (const key in r) {
-    const rank = KEY_RANK.get(key);
-    if (rank === undefined || rank <= lastRank || (position < REQUIRED_KEYS && rank !== position)) return false;
-    if ((r as unknown as Record<string, unknown>)[key] === undefined) return false;
-    lastRank = rank;
-    position++;
+/** Bit of each optional key (position in KEYS) seen on a record. */
+const OPTIONAL_BIT = (position: number): number => 1 << (position - REQUIRED_KEYS);
+
+/** One evidence value by key: named reads, not one generic keyed read per field. */
+function appValue(app: AppEvidence, key: string): unknown {
+  switch (key) {
+    case 'name':
+      return app.name;
+    case 'via':
+      return app.via;
+    case 'infoHash':
+      return app.infoHash;
+    case 'infoHashes':
+      return app.infoHashes;
+    case 'peerId':
+      return app.peerId;
+    case 'client':
+      return app.client;
+    case 'tracker':
+      return app.tracker;
+    default:
+      return (app as unknown as Record<string, unknown>)[key];
   }
-  return position >= REQUIRED_KEYS;
 }
 
-/** Pack a batch of flow tracker records; undefined when one of them does not fit the packing. */
-export function packRecords(records: readonly FlowRecord[]): PackedRecords | undefined {
-  const first = records[0];
-  if (first === undefined) return undefined;
-  const source = first.source;
-  const count = records.length;
-  const numbers = new Float64Array(count * NUMBERS);
-  const optional = new Uint8Array(count);
-  const lengths: number[] = [];
-  const appShape = new Int16Array(count).fill(-1);
-  const appShapes: string[][] = [];
-  const shapeIndex = new Map<string, number>();
-  let text = '';
-  for (let i = 0; i < count; i++) {
-    const r = records[i]!;
-    if (!packable(r, source)) return undefined;
-    const at = i * NUMBERS;
-    numbers[at] = r.ts;
-    numbers[at + 1] = r.tsEnd;
-    numbers[at + 2] = r.srcPort;
-    numbers[at + 3] = r.dstPort;
-    numbers[at + 4] = r.proto;
-    numbers[at + 5] = r.bytesOut;
-    numbers[at + 6] = r.bytesIn;
-    numbers[at + 7] = r.packetsOut;
-    numbers[at + 8] = r.packetsIn;
-    text += r.src;
-    text += r.dst;
-    lengths.push(r.src.length, r.dst.length);
+/**
+ * How many strings the record carries when unpacking gives it back exactly (the known fields, in
+ * that order, none undefined; app evidence of strings and an infoHashes list), or -1.
+ */
+function packableStrings(r: FlowRecord, source: SourceRef): number {
+  if (r.source.type !== source.type || r.source.id !== source.id) return -1;
+  let next = 0;
+  let optional = 0;
+  for (const key in r) {
+    // Required keys match one by one; an optional key may skip the optional keys before it.
+    while (next >= REQUIRED_KEYS && next < KEYS.length && KEYS[next] !== key) next++;
+    if (KEYS[next] !== key) return -1;
+    if (next >= REQUIRED_KEYS) optional |= OPTIONAL_BIT(next);
+    next++;
+  }
+  if (next < REQUIRED_KEYS) return -1;
+  if (r.ts === undefined || r.tsEnd === undefined || r.srcPort === undefined || r.dstPort === undefined || r.proto === undefined) return -1;
+  if (r.bytesOut === undefined || r.bytesIn === undefined || r.packetsOut === undefined || r.packetsIn === undefined) return -1;
+  if (typeof r.src !== 'string' || typeof r.dst !== 'string') return -1;
+  let strings = 2;
+  if (optional & OPTIONAL_BIT(12)) {
+    if (typeof r.serverName !== 'string') return -1;
+    strings++;
+  }
+  if (optional & OPTIONAL_BIT(13)) {
+    const app = r.app;
+    if (app === undefined) return -1;
+    for (const key in app) {
+      const value = appValue(app, key);
+      if (typeof value === 'string') strings++;
+      else if (key === 'infoHashes' && Array.isArray(value) && value.every((v) => typeof v === 'string')) strings += value.length;
+      else return -1;
+    }
+  }
+  for (let position = 14; position < KEYS.length; position++) {
+    if (!(optional & OPTIONAL_BIT(position))) continue;
+    const value = position === 14 ? r.url : position === 15 ? r.method : r.userAgent;
+    if (typeof value !== 'string') return -1;
+    strings++;
+  }
+  return strings;
+}
+
+interface ShapeNode {
+  id: number;
+  next: Map<string, ShapeNode>;
+}
+
+/** The worker's side: string and evidence-shape ids, kept across batches. */
+export class RecordPacker {
+  private readonly ids = new Map<string, number>();
+  private shapeRoot: ShapeNode = { id: -1, next: new Map() };
+  private shapeCount = 0;
+  private refs = new Int32Array(4096);
+  private refCount = 0;
+  private newStrings: string[] = [];
+  private newShapes: string[][] = [];
+
+  constructor(private readonly maxStrings = MAX_TABLE_STRINGS) {}
+
+  /** Pack a batch of flow tracker records; undefined when one of them does not fit the packing. */
+  pack(records: readonly FlowRecord[]): PackedRecords | undefined {
+    const first = records[0];
+    if (first === undefined) return undefined;
+    const source = first.source;
+    let strings = 0;
+    for (const r of records) {
+      const n = packableStrings(r, source);
+      if (n < 0) return undefined;
+      strings += n;
+    }
+    // Every string of the batch gets an id: start afresh when the table could overflow.
+    const reset = this.ids.size + strings > this.maxStrings;
+    if (reset) {
+      this.ids.clear();
+      this.shapeRoot = { id: -1, next: new Map() };
+      this.shapeCount = 0;
+    }
+    const firstId = this.ids.size;
+    const firstShape = this.shapeCount;
+    this.newStrings = [];
+    this.newShapes = [];
+    this.refCount = 0;
+    const count = records.length;
+    const numbers = new Float64Array(count * NUMBERS);
+    for (let i = 0; i < count; i++) {
+      const r = records[i]!;
+      const at = i * NUMBERS;
+      numbers[at] = r.ts;
+      numbers[at + 1] = r.tsEnd;
+      numbers[at + 2] = r.srcPort;
+      numbers[at + 3] = r.dstPort;
+      numbers[at + 4] = r.proto;
+      numbers[at + 5] = r.bytesOut;
+      numbers[at + 6] = r.bytesIn;
+      numbers[at + 7] = r.packetsOut;
+      numbers[at + 8] = r.packetsIn;
+      this.packText(r);
+    }
+    const refs = this.refs.slice(0, this.refCount);
+    return { count, numbers, refs, strings: this.newStrings, firstId, shapes: this.newShapes, firstShape, reset, source: { type: source.type, id: source.id } };
+  }
+
+  private packText(r: FlowRecord): void {
+    this.ref(this.stringId(r.src));
+    this.ref(this.stringId(r.dst));
+    const flagsAt = this.refCount;
+    this.ref(0);
     let flags = 0;
     if (r.serverName !== undefined) {
       flags |= HAS_SERVER_NAME;
-      text += r.serverName;
-      lengths.push(r.serverName.length);
+      this.ref(this.stringId(r.serverName));
     }
-    const app = r.app as Record<string, unknown> | undefined;
-    if (app !== undefined) {
-      const keys = Object.keys(app);
-      const id = keys.join(',');
-      let shape = shapeIndex.get(id);
-      if (shape === undefined) {
-        shape = appShapes.length;
-        if (shape > 0x7fff) return undefined;
-        appShapes.push(keys);
-        shapeIndex.set(id, shape);
-      }
-      appShape[i] = shape;
-      for (const key of keys) {
-        const value = app[key];
-        if (typeof value === 'string') {
-          text += value;
-          lengths.push(value.length);
-        } else if (key === 'infoHashes' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
-          lengths.push(value.length);
-          for (const v of value as string[]) {
-            text += v;
-            lengths.push(v.length);
-          }
-        } else return undefined;
-      }
+    if (r.app !== undefined) {
+      flags |= HAS_APP;
+      this.packApp(r.app);
     }
     if (r.url !== undefined) {
       flags |= HAS_URL;
-      text += r.url;
-      lengths.push(r.url.length);
+      this.ref(this.stringId(r.url));
     }
     if (r.method !== undefined) {
       flags |= HAS_METHOD;
-      text += r.method;
-      lengths.push(r.method.length);
+      this.ref(this.stringId(r.method));
     }
     if (r.userAgent !== undefined) {
       flags |= HAS_USER_AGENT;
-      text += r.userAgent;
-      lengths.push(r.userAgent.length);
+      this.ref(this.stringId(r.userAgent));
     }
-    optional[i] = flags;
+    this.refs[flagsAt] = flags;
   }
-  return { count, numbers, optional, text, lengths: Uint32Array.from(lengths), appShape, appShapes, source: { type: source.type, id: source.id } };
+
+  /** Shape id, then each value: a string id, or for infoHashes a count and that many ids. */
+  private packApp(app: AppEvidence): void {
+    let node = this.shapeRoot;
+    const shapeAt = this.refCount;
+    this.ref(0);
+    for (const key in app) {
+      let child = node.next.get(key);
+      if (child === undefined) {
+        child = { id: -1, next: new Map() };
+        node.next.set(key, child);
+      }
+      node = child;
+      const value = appValue(app, key);
+      if (typeof value === 'string') this.ref(this.stringId(value));
+      else {
+        // infoHashes, checked by packableStrings
+        const hashes = value as string[];
+        this.ref(hashes.length);
+        for (const v of hashes) this.ref(this.stringId(v));
+      }
+    }
+    if (node.id < 0) {
+      node.id = this.shapeCount++;
+      this.newShapes.push(Object.keys(app));
+    }
+    this.refs[shapeAt] = node.id;
+  }
+
+  private stringId(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(s, id);
+      this.newStrings.push(s);
+    }
+    return id;
+  }
+
+  private ref(value: number): void {
+    if (this.refCount === this.refs.length) {
+      const grown = new Int32Array(this.refs.length * 2);
+      grown.set(this.refs);
+      this.refs = grown;
+    }
+    this.refs[this.refCount++] = value;
+  }
 }
 
-/** The records `packRecords` packed: equal field by field, in the same key order. */
-export function unpackRecords(packed: PackedRecords): FlowRecord[] {
-  const { count, numbers, optional, text, lengths, appShape, appShapes, source } = packed;
-  const records: FlowRecord[] = new Array<FlowRecord>(count);
-  // One source reference per batch, shared as the flow tracker shares one.
-  const sourceRef: SourceRef = { type: source.type, id: source.id };
-  let pos = 0;
-  let field = 0;
-  const next = (): string => {
-    const end = pos + lengths[field++]!;
-    const s = text.slice(pos, end);
-    pos = end;
-    return s;
-  };
-  for (let i = 0; i < count; i++) {
-    const at = i * NUMBERS;
-    const src = next();
-    const dst = next();
-    const record: FlowRecord = {
-      ts: numbers[at]!,
-      tsEnd: numbers[at + 1]!,
-      src,
-      srcPort: numbers[at + 2]!,
-      dst,
-      dstPort: numbers[at + 3]!,
-      proto: numbers[at + 4]!,
-      bytesOut: numbers[at + 5]!,
-      bytesIn: numbers[at + 6]!,
-      packetsOut: numbers[at + 7]!,
-      packetsIn: numbers[at + 8]!,
-      source: sourceRef,
-    };
-    const flags = optional[i]!;
-    if (flags & HAS_SERVER_NAME) record.serverName = next();
-    const shape = appShape[i]!;
-    if (shape >= 0) {
-      const app: Record<string, unknown> = {};
-      for (const key of appShapes[shape]!) {
-        if (key === 'infoHashes') {
-          const hashes: string[] = new Array<string>(lengths[field++]!);
-          for (let h = 0; h < hashes.length; h++) hashes[h] = next();
-          app[key] = hashes;
-        } else app[key] = next();
-      }
-      record.app = app as unknown as AppEvidence;
+/** The main thread's side: the same tables, filled from what each batch brings. */
+export class RecordUnpacker {
+  private strings: string[] = [];
+  private shapes: string[][] = [];
+
+  /** The records the packer packed: equal field by field, in the same key order. */
+  unpack(packed: PackedRecords): FlowRecord[] {
+    if (packed.reset) {
+      this.strings = [];
+      this.shapes = [];
     }
-    if (flags & HAS_URL) record.url = next();
-    if (flags & HAS_METHOD) record.method = next();
-    if (flags & HAS_USER_AGENT) record.userAgent = next();
-    records[i] = record;
+    if (packed.firstId !== this.strings.length || packed.firstShape !== this.shapes.length) throw new Error('flow record tables out of step between threads');
+    for (const s of packed.strings) this.strings.push(s);
+    for (const s of packed.shapes) this.shapes.push(s);
+    const { count, numbers, refs } = packed;
+    const strings = this.strings;
+    const records: FlowRecord[] = new Array<FlowRecord>(count);
+    // One source reference per batch, shared as the flow tracker shares one.
+    const source: SourceRef = { type: packed.source.type, id: packed.source.id };
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const n = i * NUMBERS;
+      const record: FlowRecord = {
+        ts: numbers[n]!,
+        tsEnd: numbers[n + 1]!,
+        src: strings[refs[at]!]!,
+        srcPort: numbers[n + 2]!,
+        dst: strings[refs[at + 1]!]!,
+        dstPort: numbers[n + 3]!,
+        proto: numbers[n + 4]!,
+        bytesOut: numbers[n + 5]!,
+        bytesIn: numbers[n + 6]!,
+        packetsOut: numbers[n + 7]!,
+        packetsIn: numbers[n + 8]!,
+        source,
+      };
+      const flags = refs[at + 2]!;
+      at += 3;
+      if (flags & HAS_SERVER_NAME) record.serverName = strings[refs[at++]!]!;
+      if (flags & HAS_APP) {
+        const app: Record<string, unknown> = {};
+        for (const key of this.shapes[refs[at++]!]!) {
+          if (key === 'infoHashes') {
+            const hashes: string[] = new Array<string>(refs[at++]!);
+            for (let h = 0; h < hashes.length; h++) hashes[h] = strings[refs[at++]!]!;
+            app[key] = hashes;
+          } else app[key] = strings[refs[at++]!]!;
+        }
+        record.app = app as unknown as AppEvidence;
+      }
+      if (flags & HAS_URL) record.url = strings[refs[at++]!]!;
+      if (flags & HAS_METHOD) record.method = strings[refs[at++]!]!;
+      if (flags & HAS_USER_AGENT) record.userAgent = strings[refs[at++]!]!;
+      records[i] = record;
+    }
+    return records;
   }
-  return records;
 }

@@ -10,13 +10,14 @@ import type { SourceMetrics } from '../../telemetry/metrics.js';
 import { PCAP_REPLAY_DEFAULTS } from './defaults.js';
 import type { PcapMetrics } from './metrics.js';
 import { replayCapture } from './replay.js';
-import { packRecords } from './transfer.js';
+import { RecordPacker } from './transfer.js';
 import { MetricOps, type FromWorker, type ToWorker, type WorkerInput } from './worker-protocol.js';
 
 if (parentPort === null) throw new Error('the capture replay worker runs as a worker thread');
 const port: MessagePort = parentPort;
 const input = workerData as WorkerInput;
 const ops = new MetricOps();
+const packer = new RecordPacker();
 const abort = new AbortController();
 let unacknowledged = 0;
 let wakeOnAck: (() => void) | undefined;
@@ -53,9 +54,9 @@ async function main(): Promise<void> {
         push: async (batch: FlowRecord[]) => {
           while (unacknowledged >= input.maxUnacknowledged) await new Promise<void>((resolve) => (wakeOnAck = resolve));
           unacknowledged++;
-          const packed = packRecords(batch);
+          const packed = packer.pack(batch);
           if (packed === undefined) post({ t: 'records', records: batch, ops: ops.take() });
-          else port.postMessage({ t: 'batch', packed, ops: ops.take() } satisfies FromWorker, [packed.numbers.buffer, packed.optional.buffer, packed.lengths.buffer, packed.appShape.buffer]);
+          else port.postMessage({ t: 'batch', packed, ops: ops.take() } satisfies FromWorker, [packed.numbers.buffer, packed.refs.buffer]);
         },
       },
       metrics: ops.sourceMetrics() as unknown as SourceMetrics,
