@@ -160,6 +160,8 @@ export class HostState {
 
   // Identity and protocol evidence.
   infoHashes: Set<string> | null = null;
+  /** The info hash noted last (outside the snapshot, which restores the set it summarises). */
+  #lastInfoHash: string | undefined = undefined;
   btApprovalName: string | null = null;
   users: Set<string> | null = null;
   expiredApprovals: Set<string> | null = null;
@@ -326,6 +328,10 @@ export class HostState {
   }
 
   private noteInfoHash(hash: string): void {
+    // A torrent's flows repeat its hash: comparing with the last one is cheaper than hashing a new
+    // copy of it into the set, whose answer would be the same (the set only grows).
+    if (hash === this.#lastInfoHash) return;
+    this.#lastInfoHash = hash;
     this.infoHashes ??= new Set();
     if (this.infoHashes.size < MAX_SMALL_SET) this.infoHashes.add(hash);
   }

@@ -66,6 +66,21 @@ describe('per-host features', () => {
     expect(f.approved_share).toBeCloseTo(0.75, 5);
   });
 
+  it('counts distinct info hashes, each flow carrying its own copy, repeated or listed, up to the cap', () => {
+    const e = engine();
+    const hash = (i: number) => i.toString(16).padStart(40, '0');
+    const bt = (ts: number, app: FlowRecord['app']) => flow({ host: '10.0.0.5', remote: '1.1.1.1', ts, app });
+    // The same hash as fresh strings, then another, then the first again: two distinct.
+    e.observe(bt(DAY, { name: 'bittorrent', via: 'handshake', infoHash: hash(1).slice(0) }));
+    e.observe(bt(DAY + 1, { name: 'bittorrent', via: 'handshake', infoHash: `${hash(1)}` }));
+    e.observe(bt(DAY + 2, { name: 'bittorrent', via: 'dht', infoHash: hash(2), infoHashes: [hash(3), hash(3)] }));
+    e.observe(bt(DAY + 3, { name: 'bittorrent', via: 'handshake', infoHash: hash(1) }));
+    // A list stands for the flow's hashes: its single hash beside it is not counted again.
+    expect(e.featuresOf('10.0.0.5')!.info_hashes).toBe(2);
+    for (let i = 10; i < 200; i++) e.observe(bt(DAY + i, { name: 'bittorrent', via: 'dht', infoHashes: [hash(i), hash(1)] }));
+    expect(e.featuresOf('10.0.0.5')!.info_hashes).toBe(64);
+  });
+
   it('does not count the upload half of a uni-flow pair as a download', () => {
     const e = engine();
     for (let i = 0; i < 40; i++) {

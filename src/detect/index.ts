@@ -208,8 +208,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
       // The flow's list when it has one, else its hash: no array per record.
-      if (app.infoHashes) for (const h of app.infoHashes) this.swarm.noteInfoHash(h, hostName, ts, rec.bytesIn + rec.bytesOut);
-      else if (app.infoHash) this.swarm.noteInfoHash(app.infoHash, hostName, ts, rec.bytesIn + rec.bytesOut);
+      if (app.infoHashes) for (const h of app.infoHashes) this.swarm.noteInfoHash(this.sameText(h), hostName, ts, rec.bytesIn + rec.bytesOut);
+      else if (app.infoHash) this.swarm.noteInfoHash(this.sameText(app.infoHash), hostName, ts, rec.bytesIn + rec.bytesOut);
     }
     const object = rec.object;
     if (object && LARGE_OBJECT_KINDS.has(object.kind) && rec.bytesIn >= ctx.largeObjectBytes) {
@@ -220,6 +220,18 @@ class Engine implements DetectionEngine, EngineIntrospection {
       }
     }
   }
+
+  /**
+   * The text noted last when `text` equals it: each flow carries its own copy of an info hash, and
+   * handing the index one copy lets its map reuse the hash it computed for it.
+   */
+  private sameText(text: string): string {
+    if (text === this.lastText) return this.lastText;
+    this.lastText = text;
+    return text;
+  }
+
+  private lastText = '';
 
   advance(nowMs: number): IncidentChange[] {
     if (Number.isFinite(nowMs) && nowMs > this.watermark) this.watermark = nowMs;
