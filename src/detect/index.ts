@@ -57,6 +57,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
   private mediumIndex = -1;
   private population: Population | null = null;
   private readonly recordCounts = { egress: 0, approved: 0, skipped: 0 };
+  private lastInfoHash = '';
 
   constructor(private readonly deps: DetectionDeps) {
     this.rules = deps.rules;
@@ -208,8 +209,8 @@ class Engine implements DetectionEngine, EngineIntrospection {
     const app = rec.app;
     if (app && app.name === 'bittorrent') {
       // The flow's list when it has one, else its hash: no array per record.
-      if (app.infoHashes) for (const h of app.infoHashes) this.swarm.noteInfoHash(this.sameText(h), hostName, ts, rec.bytesIn + rec.bytesOut);
-      else if (app.infoHash) this.swarm.noteInfoHash(this.sameText(app.infoHash), hostName, ts, rec.bytesIn + rec.bytesOut);
+      if (app.infoHashes) for (const h of app.infoHashes) this.swarm.noteInfoHash(this.reusedCopy(h), hostName, ts, rec.bytesIn + rec.bytesOut);
+      else if (app.infoHash) this.swarm.noteInfoHash(this.reusedCopy(app.infoHash), hostName, ts, rec.bytesIn + rec.bytesOut);
     }
     const object = rec.object;
     if (object && LARGE_OBJECT_KINDS.has(object.kind) && rec.bytesIn >= ctx.largeObjectBytes) {
@@ -222,16 +223,14 @@ class Engine implements DetectionEngine, EngineIntrospection {
   }
 
   /**
-   * The text noted last when `text` equals it: each flow carries its own copy of an info hash, and
-   * handing the index one copy lets its map reuse the hash it computed for it.
+   * The info hash handed to the swarm index last when `hash` equals it: each flow carries its own
+   * copy of the text, and handing the index one copy lets its map reuse the hash code it computed.
    */
-  private sameText(text: string): string {
-    if (text === this.lastText) return this.lastText;
-    this.lastText = text;
-    return text;
+  private reusedCopy(hash: string): string {
+    if (hash === this.lastInfoHash) return this.lastInfoHash;
+    this.lastInfoHash = hash;
+    return hash;
   }
-
-  private lastText = '';
 
   advance(nowMs: number): IncidentChange[] {
     if (Number.isFinite(nowMs) && nowMs > this.watermark) this.watermark = nowMs;
@@ -284,8 +283,10 @@ class Engine implements DetectionEngine, EngineIntrospection {
 
   private applyFindings(evaluateSwarms: boolean): IncidentChange[] {
     const changes: IncidentChange[] = [];
+    // One labelled increment per kind and call, not one per finding.
+    const findings = new Map<Finding['kind'], number>();
     const push = (f: Finding): void => {
-      this.metrics.findings.inc({ kind: f.kind });
+      findings.set(f.kind, (findings.get(f.kind) ?? 0) + 1);
       const change = this.book.apply(f, this.watermark);
       if (change) changes.push(change);
     };
@@ -294,6 +295,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
     if (evaluateSwarms && Number.isFinite(this.watermark)) {
       for (const f of this.swarm.evaluate(this.watermark, this.rules.rules.swarm as SwarmRule, this.swarmContext)) push(f);
     }
+    for (const [kind, n] of findings) this.metrics.findings.inc({ kind }, n);
     if (Number.isFinite(this.watermark)) changes.push(...this.book.sweep(this.watermark));
     for (const c of changes) this.metrics.incidents.inc({ kind: c.incident.kind, severity: c.incident.severity, change: c.change });
     return changes;
