@@ -9,6 +9,7 @@
 // saves compiling it at each start.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
@@ -26,29 +27,42 @@ const clickhouseClient = join(outdir, 'clickhouse-client.cjs');
 const warmUpInput = join(root, 'src', 'decode', 'netflow', 'testdata', 'softflowd-bittorrent-v10.pcap');
 
 /**
- * Library parts the CLI never uses, left out of the bundle: reading them and the Node built-ins they
- * load cost every start. The build fails when one is no longer found (the library changed).
+ * Library parts the CLI never uses, left out of the bundle or loaded only when used: reading them
+ * and the Node built-ins they load cost every start. Each entry gives the file's new text from its
+ * text; the build fails when a file is not found or an edit no longer applies (the library changed).
  */
-const LEFT_OUT = [
+const stub = (text) => () => text;
+const LIBRARY_EDITS = [
   // egressd is scraped, it never pushes: no https, tls and zlib at start.
-  { file: 'node_modules/prom-client/lib/pushgateway.js', stub: 'module.exports = class Pushgateway { constructor() { throw new Error("Pushgateway: not in the egressd CLI bundle"); } };' },
+  { file: 'node_modules/prom-client/lib/pushgateway.js', edit: stub('module.exports = class Pushgateway { constructor() { throw new Error("Pushgateway: not in the egressd CLI bundle"); } };') },
+  // egressd runs no cluster of workers whose metrics to aggregate (and cluster loads child_process).
+  { file: 'node_modules/prom-client/lib/cluster.js', edit: stub('module.exports = class AggregatorRegistry { constructor() { throw new Error("AggregatorRegistry: not in the egressd CLI bundle"); } };') },
   // Logs go to a file descriptor (pino.destination), never through a transport's worker thread.
-  { file: 'node_modules/pino/lib/transport.js', stub: 'module.exports = function transport() { throw new Error("pino transports: not in the egressd CLI bundle"); };' },
+  { file: 'node_modules/pino/lib/transport.js', edit: stub('module.exports = function transport() { throw new Error("pino transports: not in the egressd CLI bundle"); };') },
   // prom-client asks OpenTelemetry for the current span only for exemplars, which egressd never
   // enables; no OpenTelemetry SDK is ever registered, and these are the API's answers without one.
-  { file: 'node_modules/@opentelemetry/api/dist/index.cjs', stub: 'module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };' },
+  { file: 'node_modules/@opentelemetry/api/dist/index.cjs', edit: stub('module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };') },
   // zod's messages in English only (its default); the other languages are a third of the bundle.
-  { file: 'node_modules/zod/v4/locales/index.js', stub: 'export { default as en } from "./en.js";' },
+  { file: 'node_modules/zod/v4/locales/index.js', edit: stub('export { default as en } from "./en.js";') },
+  // commander spawns only for executable subcommands, which egressd has none of: child_process
+  // (and the dgram and net it loads) only if one is ever spawned.
+  {
+    file: 'node_modules/commander/lib/command.js',
+    edit: (text) => text.replace("const childProcess = require('node:child_process');", "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"),
+  },
 ];
-const leftOutFound = new Set();
-const leaveOut = {
-  name: 'leave-out',
+const edited = new Set();
+const editLibraries = {
+  name: 'edit-libraries',
   setup(b) {
-    b.onLoad({ filter: /node_modules[\\/](prom-client|pino|zod|@opentelemetry[\\/]api)[\\/]/ }, (args) => {
-      const entry = LEFT_OUT.find((e) => args.path.endsWith(e.file));
+    b.onLoad({ filter: /node_modules[\\/](prom-client|pino|zod|commander|@opentelemetry[\\/]api)[\\/]/ }, async (args) => {
+      const entry = LIBRARY_EDITS.find((e) => args.path.endsWith(e.file));
       if (!entry) return undefined;
-      leftOutFound.add(entry.file);
-      return { contents: entry.stub, loader: 'js', resolveDir: dirname(args.path) };
+      const text = await readFile(args.path, 'utf8');
+      const contents = entry.edit(text);
+      if (contents === text) throw new Error(`${entry.file}: the edit no longer applies`);
+      edited.add(entry.file);
+      return { contents, loader: 'js', resolveDir: dirname(args.path) };
     });
   },
 };
@@ -76,18 +90,18 @@ const common = {
   // CommonJS has no import.meta: the module's own file URL stands in for it.
   banner: { js: 'var __egressdModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__egressdModuleUrl', EGRESSD_BUNDLED_PCAP_WORKER: JSON.stringify('./pcap-worker.cjs') },
-  plugins: [leaveOut],
+  plugins: [editLibraries],
 };
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 await Promise.all([
-  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [leaveOut, clickhouseApart] }),
+  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [editLibraries, clickhouseApart] }),
   build({ ...common, entryPoints: ['@clickhouse/client'], outfile: clickhouseClient, banner: {}, define: {}, plugins: [] }),
   build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'launch.ts')], outfile: launcher }),
 ]);
-const missing = LEFT_OUT.filter((e) => !leftOutFound.has(e.file));
+const missing = LIBRARY_EDITS.filter((e) => !edited.has(e.file));
 if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
 chmodSync(launcher, 0o755);
 

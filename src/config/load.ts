@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { EgressdError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
-
-// Config and rules are parsed once per start: zod's compiled fast path (a generated function per
-// object schema, compiled anew at every start) costs more than it saves. Same results either way.
-z.config({ jitless: true });
 
 /** Format zod issues so each names the path, the bad value and what was expected. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, file: string): string {
@@ -55,7 +51,9 @@ export function parseWith<S extends z.ZodType>(
   file: string,
   code: 'CONFIG_INVALID' | 'RULES_INVALID',
 ): z.output<S> {
-  const result = schema.safeParse(input);
+  // Parsed once per start: zod's compiled fast path (a function generated per object schema) would
+  // cost more than it saves. Same result either way.
+  const result = schema.safeParse(input, { jitless: true });
   if (!result.success) throw new EgressdError(code, describeIssues(result.error.issues, input, file));
   return result.data;
 }
