@@ -156,4 +156,21 @@ describe('incident lifecycle', () => {
     expect(restored.openIncidents()[0]!.last_seen).toBe(latest);
     expect(restored.sweep(T0 + 40 * MIN)[0]!.incident.last_seen).toBe(latest);
   });
+
+  it('emits deep copies sharing no array or object with the incident the book keeps updating', () => {
+    const b = book();
+    b.apply(finding({ users: ['alice'], infoHashes: ['ab'.repeat(20)] }));
+    const updated = b.apply(finding({ activityTs: T0 + 3 * MIN, totalIn: 3000, users: ['bob'], approvalExpired: 'old-mirror' }))!;
+    const live = b.openIncidents()[0]!;
+    expect(updated.incident).toEqual(live);
+    expect(JSON.stringify(updated.incident)).toBe(JSON.stringify(live));
+    const shared: string[] = [];
+    const walk = (copy: unknown, original: unknown, path: string): void => {
+      if (typeof copy !== 'object' || copy === null) return;
+      if (copy === original) shared.push(path);
+      for (const key of Object.keys(copy)) walk((copy as Record<string, unknown>)[key], (original as Record<string, unknown>)[key], `${path}.${key}`);
+    };
+    walk(updated.incident, live, 'incident');
+    expect(shared).toEqual([]);
+  });
 });

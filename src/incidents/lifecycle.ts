@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Incident, IncidentChange, IncidentKind, Severity, Signal } from './types.js';
+import type { Incident, IncidentChange, IncidentEvidence, IncidentKind, Severity, Signal } from './types.js';
 
 // Incident lifecycle: findings (one per evaluation) merge into one incident per activity
 // (kind + host, or kind + swarm key). open → updated (evidence grows, score may rise) → resolved
@@ -52,8 +52,9 @@ interface Tracked {
   incident: Incident;
   lastActivity: number;
   /**
-   * Latest activity as epoch ms; `incident.last_seen` holds it as text once `settle` ran (on
-   * every emitted change and snapshot), not at each finding.
+   * Latest activity as epoch ms. `incident.last_seen` holds it as text, and `evidence.remotes`
+   * the top of `remotes`, once `settle` ran (on every emitted change and snapshot), not at each
+   * finding.
    */
   lastSeenMs: number;
   remotes: Map<string, number>;
@@ -74,8 +75,8 @@ export function incidentId(kind: IncidentKind, key: string, firstWindow: number)
 
 export class IncidentBook {
   private readonly open = new Map<string, Tracked>();
-  /** Keys with an open incident, by kind: detection asks for every record, without building a slot. */
-  private readonly openKeys = new Map<IncidentKind, Set<string>>();
+  /** The open incidents again by kind, then key: detection asks for every record and finding, without building a slot. */
+  private readonly openByKind = new Map<IncidentKind, Map<string, Tracked>>();
   /** Last activity covered by a resolved incident, so the same activity never re-alerts. */
   private readonly resolvedUpTo = new Map<string, number>();
   readonly counts = { opened: 0, updated: 0, resolved: 0 };
@@ -87,7 +88,7 @@ export class IncidentBook {
   }
 
   hasOpen(kind: IncidentKind, key: string): boolean {
-    return this.openKeys.get(kind)?.has(key) ?? false;
+    return this.openByKind.get(kind)?.has(key) ?? false;
   }
 
   /** Open now, or resolved with activity at or after `since`. */
@@ -99,14 +100,14 @@ export class IncidentBook {
   }
 
   openIncidents(): Incident[] {
-    return [...this.open.values()].map((t) => settle(t));
+    return [...this.open.values()].map((t) => this.settle(t));
   }
 
   /** Merge a finding evaluated at event time `now`; returns the change to emit, if any. */
   apply(f: Finding, now?: number): IncidentChange | undefined {
-    const slot = `${f.kind}|${f.key}`;
-    const tracked = this.open.get(slot);
+    const tracked = this.openByKind.get(f.kind)?.get(f.key);
     if (!tracked) {
+      const slot = `${f.kind}|${f.key}`;
       const covered = this.resolvedUpTo.get(slot);
       if (covered !== undefined && f.activityTs <= covered) return undefined;
       return this.openIncident(slot, f, f.evaluatedAt ?? now ?? f.activityTs);
@@ -178,7 +179,6 @@ export class IncidentBook {
       const keep = topLabels(t.remotes, MAX_REMOTES_TRACKED / 2);
       for (const k of [...t.remotes.keys()]) if (!keep.includes(k)) t.remotes.delete(k);
     }
-    ev.remotes = topLabels(t.remotes, this.options.topRemotes);
     if (f.approvalExpired && !ev.approval_expired) ev.approval_expired = f.approvalExpired;
     // The score and its explanation follow the strongest evaluation seen.
     if (f.score >= inc.score) {
@@ -202,7 +202,7 @@ export class IncidentBook {
     inc.version = (inc.version ?? 1) + 1;
     t.emitted = markOf(inc, t.lastActivity);
     this.counts.updated++;
-    return { change: 'updated', incident: copyOf(settle(t)) };
+    return { change: 'updated', incident: copyOf(this.settle(t)) };
   }
 
   /** Resolve incidents quiet for the quiet period at event time `now`. */
@@ -215,7 +215,7 @@ export class IncidentBook {
       t.incident.version = (t.incident.version ?? 1) + 1;
       this.resolvedUpTo.set(slot, t.lastActivity);
       this.counts.resolved++;
-      changes.push({ change: 'resolved', incident: copyOf(settle(t)) });
+      changes.push({ change: 'resolved', incident: copyOf(this.settle(t)) });
     }
     // Resolution markers matter only while their activity could still be re-evaluated.
     if (this.resolvedUpTo.size > 10_000) {
@@ -226,15 +226,24 @@ export class IncidentBook {
 
   private track(slot: string, kind: IncidentKind, key: string, tracked: Tracked): void {
     this.open.set(slot, tracked);
-    let keys = this.openKeys.get(kind);
-    if (!keys) this.openKeys.set(kind, (keys = new Set()));
-    keys.add(key);
+    let byKey = this.openByKind.get(kind);
+    if (!byKey) this.openByKind.set(kind, (byKey = new Map()));
+    byKey.set(key, tracked);
   }
 
   private untrack(slot: string): void {
     this.open.delete(slot);
     const bar = slot.indexOf('|');
-    this.openKeys.get(slot.slice(0, bar) as IncidentKind)?.delete(slot.slice(bar + 1));
+    this.openByKind.get(slot.slice(0, bar) as IncidentKind)?.delete(slot.slice(bar + 1));
+  }
+
+  /** The tracked incident with `last_seen` and its top remotes brought up to date. */
+  private settle(t: Tracked): Incident {
+    const inc = t.incident;
+    const text = iso(t.lastSeenMs);
+    if (inc.last_seen !== text) inc.last_seen = text;
+    inc.evidence.remotes = topLabels(t.remotes, this.options.topRemotes);
+    return inc;
   }
 
   toJSON(): unknown {
@@ -242,7 +251,7 @@ export class IncidentBook {
       // lastSeenMs is derived from the incident: the snapshot keeps its earlier form.
       open: [...this.open.entries()].map(([slot, tracked]) => {
         const { lastSeenMs: _, ...t } = tracked;
-        settle(tracked);
+        this.settle(tracked);
         return { slot, ...t, remotes: [...t.remotes.entries()] };
       }),
       resolvedUpTo: [...this.resolvedUpTo.entries()],
@@ -257,7 +266,7 @@ export class IncidentBook {
       counts: { opened: number; updated: number; resolved: number };
     };
     this.open.clear();
-    this.openKeys.clear();
+    this.openByKind.clear();
     this.resolvedUpTo.clear();
     for (const { slot, remotes, ...rest } of j.open) {
       const bar = slot.indexOf('|');
@@ -268,12 +277,6 @@ export class IncidentBook {
   }
 }
 
-/** The tracked incident with `last_seen` brought up to its latest activity. */
-function settle(t: Tracked): Incident {
-  const text = iso(t.lastSeenMs);
-  if (t.incident.last_seen !== text) t.incident.last_seen = text;
-  return t.incident;
-}
 
 function markOf(inc: Incident, lastActivity: number): Tracked['emitted'] {
   return {
@@ -312,15 +315,20 @@ function topLabels(tally: Map<string, number>, n: number): string[] {
 }
 
 /**
- * A deep copy of an incident for a change: the book keeps updating its own. Incidents are plain
- * data (strings, numbers, null, arrays, plain objects); key order is kept, so JSON is the same.
+ * A deep copy of an incident for a change: the book keeps updating its own. Spreads keep the key
+ * order, so JSON is the same. Every array and object inside an incident is copied here: a new
+ * nested field needs its line.
  */
-function copyOf<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(copyOf) as T;
-  const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = copyOf((value as Record<string, unknown>)[key]);
-  return copy as T;
+function copyOf(inc: Incident): Incident {
+  const ev = inc.evidence;
+  const evidence: IncidentEvidence = {
+    ...ev,
+    info_hashes: ev.info_hashes.slice(),
+    remotes: ev.remotes.slice(),
+    signals: ev.signals.map((s) => ({ ...s })),
+  };
+  if (ev.users) evidence.users = ev.users.slice();
+  return { ...inc, hosts: inc.hosts.slice(), evidence };
 }
 
 function iso(ms: number): string {
