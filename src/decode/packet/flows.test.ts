@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../record.js';
 import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram, utpHeader } from './craft.js';
 import { IPv4TextCache, formatIPv4, parseIPv4 } from '../../util/ip.js';
-import { DEFAULT_FLOW_OPTIONS, FlowTracker, hashV4, type FlowOptions } from './flows.js';
+import { DEFAULT_FLOW_OPTIONS, FlowTracker, hashV4, hashV6, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
@@ -21,6 +21,9 @@ function tracker(options: Partial<FlowOptions> = {}) {
 const tcp = (src: string, sp: number, dst: string, dp: number, flags: number, seq: number, payload?: Buffer) =>
   ipv4Packet(src, dst, 6, tcpSegment(sp, dp, flags, seq, payload));
 const udp = (src: string, sp: number, dst: string, dp: number, payload: Buffer) => ipv4Packet(src, dst, 17, udpDatagram(sp, dp, payload));
+const tcp6 = (src: string, sp: number, dst: string, dp: number, flags: number, seq: number) => ipv6Packet(src, dst, 6, tcpSegment(sp, dp, flags, seq));
+/** hashV6 of a TCP flow whose lower endpoint (in key order) is `low`. */
+const hashOfV6 = (low: string, lowPort: number, high: string, highPort: number) => hashV6(tcp6(low, lowPort, high, highPort, TCP_SYN, 1), 6, 8, lowPort, 24, highPort);
 
 describe('flow assembly', () => {
   it('one bidirectional record per TCP connection, closed by FIN both ways, IP bytes per direction', () => {
@@ -139,6 +142,52 @@ describe('flow assembly', () => {
     expect(t.stats.skipped.get('after_close')).toBe(1);
     expect(t.stats.ended.get('rst')).toBe(1);
     expect(t.stats.ended.get('end')).toBe(1);
+  });
+
+  it('two IPv6 connections whose keys hash alike stay two flows, closed state and direction included', () => {
+    // Found by a search: the server is the lower endpoint of both.
+    const server = '2001:db8::1';
+    const [a, b] = ['2001:db8::1:a0e5', '2001:db8::3:3be'];
+    expect(hashOfV6(server, 443, a, 50000)).toBe(hashOfV6(server, 443, b, 50000));
+    const { t, out, send } = tracker({ closeLingerMs: 1000 });
+    send(T0, tcp6(a, 50000, server, 443, TCP_SYN, 1));
+    send(T0 + 1, tcp6(b, 50000, server, 443, TCP_SYN, 1));
+    send(T0 + 2, tcp6(server, 443, a, 50000, TCP_SYN | TCP_ACK, 9));
+    send(T0 + 3, tcp6(server, 443, b, 50000, TCP_SYN | TCP_ACK, 9));
+    expect(t.trackedFlows).toBe(2);
+    send(T0 + 4, tcp6(server, 443, a, 50000, TCP_RST | TCP_ACK, 10));
+    send(T0 + 3000, tcp6(b, 50000, server, 443, TCP_ACK, 2));
+    send(T0 + 3001, tcp6(a, 50000, server, 443, TCP_ACK | TCP_FIN, 2));
+    t.finish();
+    expect(out.map((r) => [r.src, r.srcPort, r.dst, r.packetsOut, r.packetsIn])).toEqual([
+      [a, 50000, server, 1, 2],
+      [b, 50000, server, 2, 1],
+    ]);
+    expect(t.stats.skipped.get('after_close')).toBe(1);
+  });
+
+  it('an IPv4 and an IPv6 connection whose keys hash alike stay two flows', () => {
+    // Found by a search: the IPv4 client and the IPv6 server are the lower endpoints.
+    expect(hashV4(6, parseIPv4('10.0.0.2'), 1375, parseIPv4('198.51.100.1'), 443)).toBe(hashOfV6('2001:db8::1', 443, '2001:db8::2a', 11026));
+    const { t, out, send } = tracker();
+    send(T0, tcp('10.0.0.2', 1375, '198.51.100.1', 443, TCP_SYN, 1));
+    send(T0 + 1, tcp6('2001:db8::2a', 11026, '2001:db8::1', 443, TCP_SYN, 1));
+    send(T0 + 2, tcp('198.51.100.1', 443, '10.0.0.2', 1375, TCP_SYN | TCP_ACK, 9));
+    send(T0 + 3, tcp6('2001:db8::1', 443, '2001:db8::2a', 11026, TCP_SYN | TCP_ACK, 9));
+    t.finish();
+    expect(out.map((r) => [r.src, r.dst, r.packetsOut, r.packetsIn])).toEqual([
+      ['10.0.0.2', '198.51.100.1', 1, 1],
+      ['2001:db8::2a', '2001:db8::1', 1, 1],
+    ]);
+  });
+
+  it('an IPv6 flow answered first (SYN-ACK) keeps the connecting side as its source', () => {
+    const { t, out, send } = tracker();
+    send(T0, tcp6('2001:db8::1', 443, '2001:db8::9', 40000, TCP_SYN | TCP_ACK, 9));
+    send(T0 + 1, tcp6('2001:db8::9', 40000, '2001:db8::1', 443, TCP_ACK, 2));
+    send(T0 + 2, tcp6('2001:db8::9', 40000, '2001:db8::1', 443, TCP_ACK, 3));
+    t.finish();
+    expect(out.map((r) => [r.src, r.srcPort, r.dst, r.packetsOut, r.packetsIn])).toEqual([['2001:db8::9', 40000, '2001:db8::1', 2, 1]]);
   });
 
   it('IPv6 flows and later fragments (counted, not attributed)', () => {

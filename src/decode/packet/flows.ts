@@ -150,9 +150,15 @@ class Flow {
   lowPort = 0;
   highV4 = 0;
   highPort = 0;
+  /** IPv6: both addresses in key order as eight 32-bit words (checks a hashed key). */
+  wordsV6: Uint32Array | undefined = undefined;
+  /** IPv6: the initiator is the lower endpoint in key order (the direction test). */
+  initiatorLow = false;
+  /** IPv6: the text key, as closed flows are remembered. */
+  textKeyV6 = '';
 
   constructor(
-    /** A number (hash of an IPv4 5-tuple) or the text key; see FlowTracker.account. */
+    /** A number (hash of the 5-tuple) or the text key; see FlowTracker.account. */
     readonly key: FlowKey,
     readonly proto: number,
     readonly v6: boolean,
@@ -169,6 +175,40 @@ function endpointV6(buf: Buffer, off: number, port: number): string {
   return buf.toString('latin1', off, off + 16) + String.fromCharCode(port);
 }
 
+function u32At(buf: Buffer, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
+/** IPv6 endpoints in key order (as their text keys sort): negative when `a` comes first, 0 when equal. */
+function compareV6(buf: Buffer, aOff: number, aPort: number, bOff: number, bPort: number): number {
+  for (let i = 0; i < 16; i++) {
+    const d = buf[aOff + i]! - buf[bOff + i]!;
+    if (d !== 0) return d;
+  }
+  return aPort - bPort;
+}
+
+/** A small-integer hash of an IPv6 5-tuple (endpoints in key order). Exported for tests. */
+export function hashV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number): number {
+  let h = Math.imul(proto ^ 0x9e3779b9, 0x85ebca6b);
+  for (let i = 0; i < 16; i += 4) {
+    h = Math.imul(h ^ u32At(buf, lowOff + i), 0xc2b2ae35);
+    h = Math.imul(h ^ u32At(buf, highOff + i) ^ (h >>> 15), 0x27d4eb2f);
+  }
+  h = Math.imul(h ^ ((lowPort << 16) | highPort) ^ (h >>> 13), 0x85ebca6b);
+  h ^= h >>> 16;
+  return h >> 1;
+}
+
+function textKeyV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number): string {
+  return `6${proto}|${endpointV6(buf, lowOff, lowPort)}|${endpointV6(buf, highOff, highPort)}`;
+}
+
+function sameWordsV6(words: Uint32Array, buf: Buffer, lowOff: number, highOff: number): boolean {
+  for (let i = 0; i < 4; i++) if (words[i] !== u32At(buf, lowOff + 4 * i) || words[4 + i] !== u32At(buf, highOff + 4 * i)) return false;
+  return true;
+}
+
 /** Endpoint key of a compact peer entry (6 bytes IPv4 or 18 bytes IPv6), as flows key them. */
 function compactEndpoint(entry: Buffer): Endpoint {
   if (entry.length === 6) return entry.readUInt32BE(0) * 65536 + entry.readUInt16BE(4);
@@ -177,11 +217,11 @@ function compactEndpoint(entry: Buffer): Endpoint {
 
 export class FlowTracker {
   /**
-   * IPv4 flows sit under a hash of their 5-tuple (checked against the flow's endpoints);
-   * one whose hash is taken by another flow, and every IPv6 flow, under its text key.
+   * Flows sit under a hash of their 5-tuple (checked against the flow's endpoints); one whose
+   * hash is taken by another flow under its text key.
    */
   private readonly flows = new Map<FlowKey, Flow>();
-  /** Set once an IPv4 flow had to take its text key: a miss then also looks there. */
+  /** Set once a flow had to take its text key: a miss then also looks there. */
   private hashCollided = false;
   /** The IPv4 flow of the previous IPv4 packet, while it is tracked. */
   private lastFlowV4: Flow | undefined;
@@ -262,7 +302,8 @@ export class FlowTracker {
     // The lower endpoint first so both directions meet in one flow.
     let key: FlowKey;
     let flow: Flow | undefined;
-    let from: Endpoint | undefined;
+    /** IPv6 only: 1 when the packet's source is the lower endpoint, 0 when not, 2 when both are equal. */
+    let srcIsLowV6 = -1;
     if (view.ipVersion === 4) {
       const s = view.srcV4;
       const d = view.dstV4;
@@ -283,7 +324,7 @@ export class FlowTracker {
         // A number key: no string built or hashed per packet.
         key = hashV4(proto, low, lowPort, high, highPort);
         flow = this.flows.get(key);
-        const same = flow !== undefined && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
+        const same = flow !== undefined && !flow.v6 && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
         if (!same && (flow !== undefined || this.hashCollided)) {
           const text = textKeyV4(proto, low, lowPort, high, highPort);
           const found = this.flows.get(text);
@@ -296,10 +337,28 @@ export class FlowTracker {
         }
       }
     } else {
-      from = endpointV6(view.buf, view.srcOff, view.srcPort);
-      const to = endpointV6(view.buf, view.dstOff, view.dstPort);
-      key = from < to ? `6${view.proto}|${from}|${to}` : `6${view.proto}|${to}|${from}`;
+      const buf = view.buf;
+      const order = compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort);
+      const srcLow = order <= 0;
+      const lowOff = srcLow ? view.srcOff : view.dstOff;
+      const lowPort = srcLow ? view.srcPort : view.dstPort;
+      const highOff = srcLow ? view.dstOff : view.srcOff;
+      const highPort = srcLow ? view.dstPort : view.srcPort;
+      const proto = view.proto;
+      key = hashV6(buf, proto, lowOff, lowPort, highOff, highPort);
       flow = this.flows.get(key);
+      const same = flow !== undefined && flow.v6 && flow.proto === proto && flow.lowPort === lowPort && flow.highPort === highPort && sameWordsV6(flow.wordsV6!, buf, lowOff, highOff);
+      if (!same && (flow !== undefined || this.hashCollided)) {
+        const text = textKeyV6(buf, proto, lowOff, lowPort, highOff, highPort);
+        const found = this.flows.get(text);
+        if (found !== undefined || flow !== undefined) {
+          if (flow !== undefined) this.hashCollided = true;
+          key = text;
+        }
+        flow = found;
+      }
+      // Both endpoints equal: every packet counts as the initiator's, as an endpoint comparison would.
+      srcIsLowV6 = order === 0 ? 2 : srcLow ? 1 : 0;
     }
     const flags = view.tcpFlags;
     if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
@@ -321,7 +380,7 @@ export class FlowTracker {
       flow.ts = tsMs;
     }
     if (tsMs > flow.tsEnd) flow.tsEnd = tsMs;
-    const outbound = from === undefined ? view.srcV4 === flow.initiatorV4 && view.srcPort === flow.srcPort : from === flow.initiator;
+    const outbound = srcIsLowV6 < 0 ? view.srcV4 === flow.initiatorV4 && view.srcPort === flow.srcPort : srcIsLowV6 === 2 || (srcIsLowV6 === 1) === flow.initiatorLow;
     if (outbound) {
       flow.bytesOut += view.ipLength;
       flow.packetsOut++;
@@ -390,7 +449,22 @@ export class FlowTracker {
       : new Flow(key, view.proto, view.ipVersion === 6, from, to, srcText, view.srcPort, dstText, view.dstPort);
     flow.ts = tsMs;
     flow.tsEnd = tsMs;
-    if (view.ipVersion === 4) {
+    if (view.ipVersion === 6) {
+      const buf = view.buf;
+      const srcLow = compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort) <= 0;
+      const lowOff = srcLow ? view.srcOff : view.dstOff;
+      const highOff = srcLow ? view.dstOff : view.srcOff;
+      flow.lowPort = srcLow ? view.srcPort : view.dstPort;
+      flow.highPort = srcLow ? view.dstPort : view.srcPort;
+      const words = new Uint32Array(8);
+      for (let i = 0; i < 4; i++) {
+        words[i] = u32At(buf, lowOff + 4 * i);
+        words[4 + i] = u32At(buf, highOff + 4 * i);
+      }
+      flow.wordsV6 = words;
+      flow.initiatorLow = reversed ? !srcLow : srcLow;
+      flow.textKeyV6 = textKeyV6(buf, view.proto, lowOff, flow.lowPort, highOff, flow.highPort);
+    } else {
       flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
       const s = view.srcV4;
       const d = view.dstV4;
@@ -726,7 +800,10 @@ export class FlowTracker {
     if (flow === this.lastFlowV4) this.lastFlowV4 = undefined;
     if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
     flow.inspection = undefined;
-    if (flow.closedAt >= 0) this.closedKeys.set(typeof flow.key === 'string' ? flow.key : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort), true, this.now);
+    if (flow.closedAt >= 0) {
+      const text = typeof flow.key === 'string' ? flow.key : flow.v6 ? flow.textKeyV6 : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort);
+      this.closedKeys.set(text, true, this.now);
+    }
     this.emit(flow, reason, true);
   }
 
