@@ -44,6 +44,15 @@ const LIBRARY_EDITS = [
   { file: 'node_modules/@opentelemetry/api/dist/index.cjs', edit: stub('module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };') },
   // zod's messages in English only (its default); the other languages are a third of the bundle.
   { file: 'node_modules/zod/v4/locales/index.js', edit: stub('export { default as en } from "./en.js";') },
+  // The default process metrics (with perf_hooks, v8 and a dozen modules) are for `run` only.
+  {
+    file: 'node_modules/prom-client/index.js',
+    edit: (text) =>
+      text.replace(
+        "exports.collectDefaultMetrics = require('./lib/defaultMetrics');",
+        "Object.defineProperty(exports, 'collectDefaultMetrics', { enumerable: true, get: () => require('./lib/defaultMetrics') });",
+      ),
+  },
   // commander spawns only for executable subcommands, which egressd has none of: child_process
   // (and the dgram and net it loads) only if one is ever spawned.
   {

@@ -2,7 +2,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSyn
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO_ROOT, TSC_CLI, runCli, sharedFixture, tempDir } from '../../support/env.js';
+import { CLI, REPO_ROOT, TSC_CLI, freePort, runCli, sharedFixture, startProcess, stopProcess, tempDir, waitFor } from '../../support/env.js';
 
 // The installed program is the one-file bundle run by its launcher with a V8 code cache
 // (deploy/build-cli.mjs, src/cli/launch.ts). The cache only saves time: with it, without it or
@@ -157,4 +157,31 @@ describe('capture replay on a worker thread (EGRESSD_PCAP_WORKER=1)', () => {
       expect(onWorker.stdout).toBe(inThread.stdout);
     });
   }
+});
+
+// The bundle leaves parts of prom-client out (deploy/build-cli.mjs): the daemon's metrics must not change.
+describe('the bundled daemon', () => {
+  async function metricFamilies(cli: string): Promise<string[]> {
+    const port = await freePort();
+    const config = join(dir.path, `metrics-${port}.yaml`);
+    writeFileSync(config, [`state_dir: ${join(dir.path, `metrics-state-${port}`)}`, `rules_dir: ${join(REPO_ROOT, 'rules')}`, 'telemetry:', `  listen: 127.0.0.1:${port}`].join('\n'));
+    const daemon = startProcess(process.execPath, [cli, 'run', '--config', config]);
+    try {
+      let text = '';
+      await waitFor(async () => {
+        text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return text.includes('egressd_process_cpu_seconds_total');
+      }, 30_000, `metrics (${daemon.output()})`);
+      return text.split('\n').filter((l) => l.startsWith('# TYPE ')).sort();
+    } finally {
+      await stopProcess(daemon.child);
+    }
+  }
+
+  it('serves the same metric families as the module-by-module build, process defaults included', async () => {
+    const bundled = await metricFamilies(CLI);
+    expect(bundled).toContain('# TYPE egressd_nodejs_eventloop_lag_seconds gauge');
+    expect(bundled).toContain('# TYPE egressd_nodejs_heap_space_size_total_bytes gauge');
+    expect(bundled).toEqual(await metricFamilies(TSC_CLI));
+  });
 });
