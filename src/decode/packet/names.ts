@@ -18,6 +18,9 @@ export interface HttpRequestFacts {
  */
 export function matchHttpRequest(head: Buffer): 'no' | 'wait' | HttpRequestFacts {
   if (head.length < 4) return 'wait';
+  // Every method starts with one of G, P, H, D, O, C: most streams are ruled out without a string.
+  const c = head[0];
+  if (c !== 0x47 && c !== 0x50 && c !== 0x48 && c !== 0x44 && c !== 0x4f && c !== 0x43) return 'no';
   const first = head.toString('latin1', 0, Math.min(8, head.length));
   const method = HTTP_METHODS.find((m) => first.startsWith(m) || (first.length < m.length && m.startsWith(first)));
   if (method === undefined) return 'no';
