@@ -121,18 +121,19 @@ describe('Enricher', () => {
     }
   });
 
-  it('gives the same answers from its memo of addresses and names, also once the memo started over', () => {
+  it('gives the same answers from its memo of IPv6 addresses and names, also once the memo started over', () => {
     const rules = [
-      networksSchema.parse({ internal: ['10.0.0.0/8', { cidr: 'fd00::/8', name: 'v6' }], exclude: ['10.99.0.0/16'] }),
-      approvedSourcesSchema.parse({ sources: [{ name: 'mirror', owner: 'it', match: { domains: ['example.com'], cidrs: ['198.51.100.0/24'] } }] }),
+      networksSchema.parse({ internal: ['10.0.0.0/8', { cidr: 'fd00::/8', name: 'v6' }], exclude: ['10.99.0.0/16', 'fd99::/16'] }),
+      approvedSourcesSchema.parse({ sources: [{ name: 'mirror', owner: 'it', match: { domains: ['example.com'], cidrs: ['198.51.100.0/24', '2001:db8:1::/48'] } }] }),
     ] as const;
     const warm = new Enricher(...rules);
     const cases: Partial<FlowRecord>[] = [];
-    // More distinct addresses than the memo holds, with the same few repeated between them.
+    // More distinct addresses and names than the memo holds, with the same few repeated between them.
     for (let i = 0; i < 5_000; i++) {
-      cases.push({ dst: `203.0.${(i >> 8) & 255}.${i & 255}` });
-      cases.push({ dst: '198.51.100.7' }, { src: '10.99.0.1' }, { dst: '10.1.1.1' });
+      cases.push({ dst: `203.0.${(i >> 8) & 255}.${i & 255}` }, { src: 'fd00::9', dst: `2001:db8:${i.toString(16)}::1`, serverName: `h${i}.example.${i % 2 ? 'com' : 'org'}` });
+      cases.push({ dst: '198.51.100.7' }, { src: '10.99.0.1' }, { dst: '10.1.1.1' }, { src: 'fd99::1', dst: '2001:db8::1' });
       cases.push({ src: 'fd00::9', dst: '2001:db8::1', serverName: i % 2 ? 'cdn.example.com' : 'example.org' });
+      cases.push({ src: '2001:db8:1::5', dst: 'fd00::7' }, { src: 'fd00::9', dst: '2001:db8:2::5' }, { dst: '', src: '10.1.1.1' });
       cases.push({ dst: '198.51.100.7', serverName: 'other.test' }, { src: '198.51.100.8', dst: '10.2.2.2' });
     }
     for (const partial of cases) {

@@ -6,8 +6,9 @@ export * from './rules.js';
 
 const DAY_MS = 86_400_000;
 /**
- * Answers remembered per address or name before starting over: flows name the same hosts over
- * and over, and parsing their text dominated enrichment.
+ * Answers remembered per IPv6 address or host name before starting over: flows name the same
+ * hosts over and over, and parsing IPv6 text (into a bigint) or walking a name's domains costs
+ * far more than a map lookup. IPv4 text parses faster than it would hash: never remembered.
  */
 const MEMO_ENTRIES = 4096;
 
@@ -29,8 +30,8 @@ export class Enricher {
   private readonly byUrlPrefix: { prefix: string; entry: ApprovalEntry }[] = [];
   private readonly byInfoHash = new Map<string, ApprovalEntry>();
   private readonly byTracker: { tracker: string; entry: ApprovalEntry }[] = [];
-  private readonly internalByAddress = new Map<string, boolean>();
-  private readonly cidrApprovalByAddress = new Map<string, ApprovalEntry | null>();
+  private readonly internalByV6Address = new Map<string, boolean>();
+  private readonly cidrApprovalByV6Address = new Map<string, ApprovalEntry | null>();
   private readonly domainApprovalByName = new Map<string, ApprovalEntry | null>();
 
   constructor(networks: NetworksRules, approved: ApprovedSourcesRules) {
@@ -54,20 +55,16 @@ export class Enricher {
   }
 
   isInternal(ip: string): boolean {
-    let internal = this.internalByAddress.get(ip);
-    if (internal === undefined) {
-      internal = this.rangesHold(ip);
-      remember(this.internalByAddress, ip, internal);
-    }
-    return internal;
-  }
-
-  private rangesHold(ip: string): boolean {
-    if (ip === '') return false;
     // Nearly every address is IPv4: parse it once for both sets.
     const v4 = parseIPv4(ip);
     if (v4 >= 0) return this.internal.lookupV4(v4) !== undefined && (this.excluded.size === 0 || this.excluded.lookupV4(v4) === undefined);
-    return this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
+    if (ip === '') return false;
+    let internal = this.internalByV6Address.get(ip);
+    if (internal === undefined) {
+      internal = this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
+      remember(this.internalByV6Address, ip, internal);
+    }
+    return internal;
   }
 
   /**
@@ -135,15 +132,21 @@ export class Enricher {
       if (entry) return ref(entry, 'domain', at);
     }
     if (rec.remote && this.byCidr.size > 0) {
-      const ip = rec.remote.ip;
-      let entry = this.cidrApprovalByAddress.get(ip);
-      if (entry === undefined) {
-        entry = this.byCidr.lookup(ip) ?? null;
-        remember(this.cidrApprovalByAddress, ip, entry);
-      }
+      const entry = this.approvedAddress(rec.remote.ip);
       if (entry) return ref(entry, 'cidr', at);
     }
     return null;
+  }
+
+  private approvedAddress(ip: string): ApprovalEntry | undefined {
+    const v4 = parseIPv4(ip);
+    if (v4 >= 0) return this.byCidr.lookupV4(v4);
+    let entry = this.cidrApprovalByV6Address.get(ip);
+    if (entry === undefined) {
+      entry = this.byCidr.lookup(ip) ?? null;
+      remember(this.cidrApprovalByV6Address, ip, entry);
+    }
+    return entry ?? undefined;
   }
 
   /** The entry approving one of the flow's info hashes (its list when it has one, else its hash). */
