@@ -3,6 +3,7 @@
 //   egressd.cjs      the launcher (package.json `bin`): runs cli.cjs with its V8 code cache
 //   cli.cjs          the whole CLI in one file, dependencies included (src/cli/main.ts)
 //   cli.cjs.cache    V8 code cache of cli.cjs, written by a first run on a small capture
+//   cli.cjs.brief.cache  the same for commands that load no config (`version`), written by `version`
 //   pcap-worker.cjs  the capture replay worker thread (src/sources/pcap/worker.ts)
 //   clickhouse-client.cjs  @clickhouse/client, loaded only when ClickHouse is configured
 // One file starts about twice as fast as the tsc build's hundreds of modules; the code cache
@@ -21,6 +22,7 @@ const outdir = join(root, 'dist', 'bin');
 const launcher = join(outdir, 'egressd.cjs');
 const bundle = join(outdir, 'cli.cjs');
 const codeCache = join(outdir, 'cli.cjs.cache');
+const briefCodeCache = join(outdir, 'cli.cjs.brief.cache');
 const worker = join(outdir, 'pcap-worker.cjs');
 const clickhouseClient = join(outdir, 'clickhouse-client.cjs');
 // A small capture in the repository: the first run compiles the replay path into the cache.
@@ -118,10 +120,11 @@ chmodSync(launcher, 0o755);
 const warmUpState = mkdtempSync(join(tmpdir(), 'egressd-build-'));
 try {
   execFileSync(process.execPath, [launcher, 'replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [launcher, 'version'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 } finally {
   rmSync(warmUpState, { recursive: true, force: true });
 }
 
-const sizes = [launcher, bundle, codeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+const sizes = [launcher, bundle, codeCache, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
 if (!/^#!/.test(readFileSync(launcher, 'latin1'))) throw new Error(`${launcher}: no #! line`);
 process.stdout.write(`${sizes.join(', ')}\n`);

@@ -14,12 +14,14 @@ const dir = tempDir('egressd-bundle-');
 afterAll(() => dir.remove());
 
 /** A copy of the installed layout (package.json and dist/bin), so the cache can be changed. */
-function installedCopy(name: string): { cli: string; cache: string } {
+function installedCopy(name: string): { cli: string; cache: string; briefCache: string } {
   const root = join(dir.path, name);
   mkdirSync(join(root, 'dist'), { recursive: true });
   cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
   cpSync(BIN, join(root, 'dist', 'bin'), { recursive: true });
-  return { cli: join(root, 'dist', 'bin', 'egressd.cjs'), cache: join(root, 'dist', 'bin', 'cli.cjs.cache') };
+  const bin = join(root, 'dist', 'bin');
+  // The pipeline commands' cache, and the one of commands that load no config.
+  return { cli: join(bin, 'egressd.cjs'), cache: join(bin, 'cli.cjs.cache'), briefCache: join(bin, 'cli.cjs.brief.cache') };
 }
 
 let stateDirs = 0;
@@ -68,12 +70,26 @@ describe('the bundled CLI (dist/bin)', () => {
   });
 
   it('uses the code cache it was built with, unchanged, and prints what the module-by-module build prints', () => {
-    const { cli, cache } = installedCopy('as-built');
-    const before = fileIdentity(cache);
+    const { cli, cache, briefCache } = installedCopy('as-built');
+    const before = [fileIdentity(cache), fileIdentity(briefCache)];
     expect(demoReplay(cli, 'records').stdout).toBe(expected.records);
     expect(demoReplay(cli, 'incidents').stdout).toBe(expected.incidents);
+    expect(runCli(['version'], { cli }).stdout).toBe(runCli(['version'], { cli: TSC_CLI }).stdout);
     // A rejected cache would have been rewritten as the process exited.
-    expect(fileIdentity(cache)).toBe(before);
+    expect([fileIdentity(cache), fileIdentity(briefCache)]).toEqual(before);
+  });
+
+  it('writes the cache of commands that load no config when it is missing, leaving the other alone', () => {
+    const { cli, cache, briefCache } = installedCopy('no-brief-cache');
+    rmSync(briefCache);
+    const pipelineCache = fileIdentity(cache);
+    const version = runCli(['version'], { cli });
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^egressd \d+\.\d+\.\d+\n$/);
+    const written = fileIdentity(briefCache);
+    expect(statSync(briefCache).size).toBeLessThan(statSync(cache).size);
+    expect(runCli(['--help'], { cli }).code).toBe(0);
+    expect([fileIdentity(briefCache), fileIdentity(cache)]).toEqual([written, pipelineCache]);
   });
 
   it('runs the same without a code cache, then writes one that the next run uses', () => {
