@@ -833,6 +833,9 @@ export class FlowTracker {
       const known = this.knownPeerHash(flow);
       if (known) app.infoHash = known;
     }
+    // Every key the record will carry, in this order, from the start (undefined when unknown,
+    // enrichment's last three included): all flow records share one shape, which keeps every
+    // later stage's property reads monomorphic. JSON leaves the undefined keys out.
     const record: FlowRecord = {
       ts: Math.floor(flow.ts),
       tsEnd: Math.floor(flow.tsEnd),
@@ -846,12 +849,15 @@ export class FlowTracker {
       packetsOut: flow.packetsOut,
       packetsIn: flow.packetsIn,
       source: this.source,
+      serverName: flow.serverName,
+      app: app === undefined || final || app !== flow.app ? app : app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app },
+      url: flow.url,
+      method: flow.method,
+      userAgent: flow.userAgent,
+      host: undefined,
+      remote: undefined,
+      approval: undefined,
     };
-    if (flow.serverName !== undefined) record.serverName = flow.serverName;
-    if (app !== undefined) record.app = final || app !== flow.app ? app : app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app };
-    if (flow.url !== undefined) record.url = flow.url;
-    if (flow.method !== undefined) record.method = flow.method;
-    if (flow.userAgent !== undefined) record.userAgent = flow.userAgent;
     this.out.push(record);
     // A partial record: the flow goes on with fresh counters.
     flow.bytesOut = 0;

@@ -31,12 +31,13 @@ export interface PackedRecords {
   source: SourceRef;
 }
 
-/** The fields the flow tracker emits, in its order: the first 12 always, the others when known. */
-const KEYS = ['ts', 'tsEnd', 'src', 'srcPort', 'dst', 'dstPort', 'proto', 'bytesOut', 'bytesIn', 'packetsOut', 'packetsIn', 'source', 'serverName', 'app', 'url', 'method', 'userAgent'];
+/**
+ * The keys of a flow tracker record, in its order: the first 12 with a value, the text and evidence
+ * ones with a value or undefined, enrichment's (the last three) undefined. A record may leave out
+ * any of the optional keys; unpacked records carry them all, as the tracker's do.
+ */
+const KEYS = ['ts', 'tsEnd', 'src', 'srcPort', 'dst', 'dstPort', 'proto', 'bytesOut', 'bytesIn', 'packetsOut', 'packetsIn', 'source', 'serverName', 'app', 'url', 'method', 'userAgent', 'host', 'remote', 'approval'];
 const REQUIRED_KEYS = 12;
-
-/** Bit of each optional key (position in KEYS) seen on a record. */
-const OPTIONAL_BIT = (position: number): number => 1 << (position - REQUIRED_KEYS);
 
 /** One evidence value by key: named reads, not one generic keyed read per field. */
 function appValue(app: AppEvidence, key: string): unknown {
@@ -60,33 +61,35 @@ function appValue(app: AppEvidence, key: string): unknown {
   }
 }
 
+/** `strings` plus one for a text value, unchanged for undefined, -1 for anything else (or after -1). */
+function withText(value: unknown, strings: number): number {
+  if (strings < 0 || value === undefined) return strings;
+  return typeof value === 'string' ? strings + 1 : -1;
+}
+
 /**
- * How many strings the record carries when unpacking gives it back exactly (the known fields, in
- * that order, none undefined; app evidence of strings and an infoHashes list), or -1.
+ * How many strings the record carries when unpacking gives it back (the known keys, in that order,
+ * the required ones defined, enrichment's undefined; app evidence of strings and an infoHashes
+ * list), or -1.
  */
 function packableStrings(r: FlowRecord, source: SourceRef): number {
   if (r.source.type !== source.type || r.source.id !== source.id) return -1;
   let next = 0;
-  let optional = 0;
   for (const key in r) {
     // Required keys match one by one; an optional key may skip the optional keys before it.
     while (next >= REQUIRED_KEYS && next < KEYS.length && KEYS[next] !== key) next++;
     if (KEYS[next] !== key) return -1;
-    if (next >= REQUIRED_KEYS) optional |= OPTIONAL_BIT(next);
     next++;
   }
   if (next < REQUIRED_KEYS) return -1;
+  if (r.host !== undefined || r.remote !== undefined || r.approval !== undefined) return -1;
   if (r.ts === undefined || r.tsEnd === undefined || r.srcPort === undefined || r.dstPort === undefined || r.proto === undefined) return -1;
   if (r.bytesOut === undefined || r.bytesIn === undefined || r.packetsOut === undefined || r.packetsIn === undefined) return -1;
   if (typeof r.src !== 'string' || typeof r.dst !== 'string') return -1;
-  let strings = 2;
-  if (optional & OPTIONAL_BIT(12)) {
-    if (typeof r.serverName !== 'string') return -1;
-    strings++;
-  }
-  if (optional & OPTIONAL_BIT(13)) {
-    const app = r.app;
-    if (app === undefined) return -1;
+  let strings = withText(r.serverName, 2);
+  if (strings < 0) return -1;
+  const app = r.app;
+  if (app !== undefined) {
     for (const key in app) {
       const value = appValue(app, key);
       if (typeof value === 'string') strings++;
@@ -94,13 +97,7 @@ function packableStrings(r: FlowRecord, source: SourceRef): number {
       else return -1;
     }
   }
-  for (let position = 14; position < KEYS.length; position++) {
-    if (!(optional & OPTIONAL_BIT(position))) continue;
-    const value = position === 14 ? r.url : position === 15 ? r.method : r.userAgent;
-    if (typeof value !== 'string') return -1;
-    strings++;
-  }
-  return strings;
+  return withText(r.url, withText(r.method, withText(r.userAgent, strings)));
 }
 
 interface ShapeNode {
@@ -245,7 +242,7 @@ export class RecordUnpacker {
   private strings: string[] = [];
   private shapes: string[][] = [];
 
-  /** The records the packer packed: equal field by field, in the same key order. */
+  /** The records the packer packed: equal field by field, with every key of the flow tracker's shape. */
   unpack(packed: PackedRecords): FlowRecord[] {
     if (packed.reset) {
       this.strings = [];
@@ -262,6 +259,7 @@ export class RecordUnpacker {
     let at = 0;
     for (let i = 0; i < count; i++) {
       const n = i * NUMBERS;
+      // The flow tracker's record shape: every key, undefined when absent.
       const record: FlowRecord = {
         ts: numbers[n]!,
         tsEnd: numbers[n + 1]!,
@@ -275,6 +273,14 @@ export class RecordUnpacker {
         packetsOut: numbers[n + 7]!,
         packetsIn: numbers[n + 8]!,
         source,
+        serverName: undefined,
+        app: undefined,
+        url: undefined,
+        method: undefined,
+        userAgent: undefined,
+        host: undefined,
+        remote: undefined,
+        approval: undefined,
       };
       const flags = refs[at + 2]!;
       at += 3;
