@@ -116,11 +116,14 @@ const missing = LIBRARY_EDITS.filter((e) => !edited.has(e.file));
 if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
 chmodSync(launcher, 0o755);
 
-// Without a cache the launcher writes one as the run exits.
+// Without a cache the launcher writes one as the run exits. The builder's own egressd settings
+// (a ClickHouse to write to, a state directory) stay out of it.
 const warmUpState = mkdtempSync(join(tmpdir(), 'egressd-build-'));
+const warmUpEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('EGRESSD_')));
+const warmUp = (args) => execFileSync(process.execPath, [launcher, ...args], { cwd: root, env: warmUpEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 try {
-  execFileSync(process.execPath, [launcher, 'replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync(process.execPath, [launcher, 'version'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  warmUp(['replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput]);
+  warmUp(['version']);
 } finally {
   rmSync(warmUpState, { recursive: true, force: true });
 }
