@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectionRulesSchema } from './config.js';
-import { scoreRule, severityFor, strength, type RuleShape } from './scoring.js';
+import { scoreRule, severityFor, strength, sustainRule, type RuleShape } from './scoring.js';
 
 const rule: RuleShape = {
   id: 'test.rule',
@@ -42,6 +42,36 @@ describe('scoring', () => {
     expect(scoreRule(rule, { fanout: 1e9, timing: 1 })).toBeUndefined();
     expect(scoreRule({ ...rule, min_score: 90 }, { volume: 100, timing: 0.5 })).toBeUndefined();
     expect(scoreRule(rule, { volume: 100, timing: 0.5 })?.score).toBe(35);
+  });
+
+  it('skips gate names without a signal, and a gate with none never passes', () => {
+    const loose: RuleShape = { ...rule, require_groups: [['volume', 'unknown'], ['nothing', 'fanout']] };
+    expect(scoreRule(loose, { volume: 1_000, fanout: 500 })?.score).toBe(68);
+    expect(scoreRule(loose, { volume: 1_000, unknown: 1e9, timing: 1 })).toBeUndefined();
+    expect(scoreRule({ ...rule, require_groups: [['nothing']] }, { volume: 1e9, fanout: 1e9, timing: 1 })).toBeUndefined();
+  });
+
+  it('keeps an open incident alive on short- and medium-window signals only, in the rule order', () => {
+    const windows: RuleShape = {
+      ...rule,
+      signals: {
+        peers_24h: { threshold: 10, saturate: 100, weight: 0.4 },
+        bytes_in_1h: { threshold: 100, saturate: 10_000, weight: 0.4 },
+        idle: { threshold: 1, saturate: 2, weight: 0 },
+      },
+    };
+    expect(sustainRule(windows, { peers_24h: 100, idle: 5 })).toBeUndefined();
+    const kept = sustainRule(windows, { peers_24h: 100, bytes_in_1h: 100 })!;
+    expect(kept).toEqual({
+      rule: 'test.rule@3',
+      score: 75,
+      signals: [
+        { name: 'peers_24h', value: 100, threshold: 10, weight: 0.4 },
+        { name: 'bytes_in_1h', value: 100, threshold: 100, weight: 0.4 },
+      ],
+    });
+    // The same rule object again: the same answers.
+    expect(sustainRule(windows, { peers_24h: 100, bytes_in_1h: 100 })).toEqual(kept);
   });
 
   it('maps scores to the configured severity bands', () => {

@@ -32,14 +32,56 @@ export function strength(value: number, rule: SignalRule): number {
   return 0.5 + 0.5 * Math.min(1, Math.max(0, part));
 }
 
-/** Score a rule against features; undefined when its gates do not pass. */
-export function scoreRule(rule: RuleShape, features: Features): Scored | undefined {
-  // Gates first, without allocating: most evaluations stop here.
-  for (const group of rule.require_groups) {
-    let passed = false;
+/** Signals of the short and medium windows: they say the activity is still going on now. */
+const CURRENT_SIGNAL = /_(1m|1h)$/;
+
+/** One signal of a rule with its name beside it. */
+interface NamedSignal {
+  name: string;
+  rule: SignalRule;
+  /** A short- or medium-window signal (see CURRENT_SIGNAL). */
+  current: boolean;
+}
+
+/** A rule as lists, resolved once: every evaluation walks them, most stopping at the gates. */
+interface ResolvedRule {
+  ref: string;
+  /** `require_groups` with the names that have a signal. */
+  gates: NamedSignal[][];
+  /** Every signal, in the rule's order (the order of sums and of the stored signals). */
+  signals: NamedSignal[];
+}
+
+/** Rules are configuration, never changed once loaded: each is resolved on first use. */
+const resolvedRules = new WeakMap<RuleShape, ResolvedRule>();
+
+function resolved(rule: RuleShape): ResolvedRule {
+  let r = resolvedRules.get(rule);
+  if (r) return r;
+  const named = (name: string, s: SignalRule): NamedSignal => ({ name, rule: s, current: CURRENT_SIGNAL.test(name) });
+  const signals: NamedSignal[] = [];
+  for (const name in rule.signals) signals.push(named(name, rule.signals[name]!));
+  const gates = rule.require_groups.map((group) => {
+    const gate: NamedSignal[] = [];
     for (const name of group) {
       const s = rule.signals[name];
-      if (s && strength(features[name] ?? 0, s) > 0) {
+      if (s) gate.push(named(name, s));
+    }
+    return gate;
+  });
+  r = { ref: `${rule.id}@${rule.rev}`, gates, signals };
+  resolvedRules.set(rule, r);
+  return r;
+}
+
+/** Score a rule against features; undefined when its gates do not pass. */
+export function scoreRule(rule: RuleShape, features: Features): Scored | undefined {
+  const r = resolved(rule);
+  // Gates first, without allocating: most evaluations stop here.
+  for (const gate of r.gates) {
+    let passed = false;
+    for (const s of gate) {
+      if (strength(features[s.name] ?? 0, s.rule) > 0) {
         passed = true;
         break;
       }
@@ -49,8 +91,7 @@ export function scoreRule(rule: RuleShape, features: Features): Scored | undefin
   let total = 0;
   let got = 0;
   let firedCount = 0;
-  for (const name in rule.signals) {
-    const s = rule.signals[name]!;
+  for (const { name, rule: s } of r.signals) {
     if (s.weight <= 0) continue;
     total += s.weight;
     const st = strength(features[name] ?? 0, s);
@@ -63,16 +104,12 @@ export function scoreRule(rule: RuleShape, features: Features): Scored | undefin
   const score = Math.round((100 * got) / total);
   if (score < rule.min_score) return undefined;
   const fired: Signal[] = [];
-  for (const name in rule.signals) {
-    const s = rule.signals[name]!;
+  for (const { name, rule: s } of r.signals) {
     const value = features[name] ?? 0;
     if (strength(value, s) > 0) fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
   }
-  return { rule: `${rule.id}@${rule.rev}`, score, signals: fired };
+  return { rule: r.ref, score, signals: fired };
 }
-
-/** Signals of the short and medium windows: they say the activity is still going on now. */
-const CURRENT_SIGNAL = /_(1m|1h)$/;
 
 /** Did any short- or medium-window signal fire: is the activity going on now? */
 export function hasCurrentSignal(scored: Scored): boolean {
@@ -85,23 +122,23 @@ export function hasCurrentSignal(scored: Scored): boolean {
  * or an incident would outlive its activity by a whole long window.
  */
 export function sustainRule(rule: RuleShape, features: Features): Scored | undefined {
+  const r = resolved(rule);
   let total = 0;
   let got = 0;
   let current = false;
   const fired: Signal[] = [];
-  for (const name in rule.signals) {
-    const s = rule.signals[name]!;
+  for (const { name, rule: s, current: isCurrent } of r.signals) {
     if (s.weight <= 0) continue;
     total += s.weight;
     const value = features[name] ?? 0;
     const st = strength(value, s);
     if (st <= 0) continue;
     got += s.weight * st;
-    if (CURRENT_SIGNAL.test(name)) current = true;
+    if (isCurrent) current = true;
     fired.push({ name, value: round(value), threshold: s.threshold, weight: s.weight });
   }
   if (!current || total <= 0) return undefined;
-  return { rule: `${rule.id}@${rule.rev}`, score: Math.round((100 * got) / total), signals: fired };
+  return { rule: r.ref, score: Math.round((100 * got) / total), signals: fired };
 }
 
 export function severityFor(score: number, bands: DetectionRules['severity']): Severity {
