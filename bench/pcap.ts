@@ -1,9 +1,10 @@
 // Packet source benchmark: `egressd replay` (the built CLI, whole pipeline) and `ndpiReader -i` on
 // the same ~1M-packet capture (real captures concatenated with shifted timestamps), in the same
-// run, each under /usr/bin/time, three runs each taken in turn, medians reported. Breakdown
-// lines: CLI start-up (`egressd version`), the CLI in its other capture mode (worker thread or
-// not, EGRESSD_PCAP_WORKER), the packet source alone in this process, and the capture framing
-// vs the pcap-parser package.
+// run, each under /usr/bin/time, three runs each taken in turn, medians reported (wall, CPU, peak
+// RSS, minor page faults). Breakdown lines: bare `node -e 0` and CLI start-up (`egressd version`),
+// the cost of a fresh page on this host, the CLI in its other capture mode (worker thread or not,
+// EGRESSD_PCAP_WORKER), the packet source alone in this process, and the capture framing vs the
+// pcap-parser package.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -167,6 +168,8 @@ interface TimedRun {
   wall: number;
   cpu: number;
   rssMb: number;
+  /** Minor page faults: memory touched for the first time (costly on a virtual machine). */
+  pageFaults: number;
 }
 
 const RUNS = 3;
@@ -176,28 +179,38 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Run a command under /usr/bin/time (stdout discarded): wall, user+sys CPU seconds, peak RSS. */
+/** Run a command under /usr/bin/time (stdout discarded): wall, user+sys CPU seconds, peak RSS, minor faults. */
 function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): TimedRun {
-  const run = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], {
+  const run = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M %R', command, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
     maxBuffer: 64 * MB,
   });
   if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${run.status}): ${run.stderr.slice(-2000)}`);
-  const [wall, user, sys, rssKb] = (run.stderr.trim().split('\n').pop() ?? '').trim().split(/\s+/).map(Number);
-  if (![wall, user, sys, rssKb].every((v) => v !== undefined && Number.isFinite(v))) throw new Error(`cannot read /usr/bin/time output: ${run.stderr.slice(-500)}`);
-  return { wall: wall!, cpu: user! + sys!, rssMb: rssKb! / 1024 };
+  const [wall, user, sys, rssKb, faults] = (run.stderr.trim().split('\n').pop() ?? '').trim().split(/\s+/).map(Number);
+  if (![wall, user, sys, rssKb, faults].every((v) => v !== undefined && Number.isFinite(v))) throw new Error(`cannot read /usr/bin/time output: ${run.stderr.slice(-500)}`);
+  return { wall: wall!, cpu: user! + sys!, rssMb: rssKb! / 1024, pageFaults: faults! };
 }
 
 function medians(runs: TimedRun[]): TimedRun {
-  return { wall: median(runs.map((r) => r.wall)), cpu: median(runs.map((r) => r.cpu)), rssMb: median(runs.map((r) => r.rssMb)) };
+  return { wall: median(runs.map((r) => r.wall)), cpu: median(runs.map((r) => r.cpu)), rssMb: median(runs.map((r) => r.rssMb)), pageFaults: median(runs.map((r) => r.pageFaults)) };
 }
 
 function reportRuns(name: string, packets: number, m: TimedRun): void {
   report({ bench: BENCH, metric: 'packets_per_s', value: Math.round(packets / m.wall), unit: 'packets/s', note: `${name}, wall clock incl. start-up (median of ${RUNS}: ${m.wall.toFixed(2)} s)` });
   report({ bench: BENCH, metric: 'packets_per_cpu_s', value: Math.round(packets / m.cpu), unit: 'packets/s', note: `${name}, per CPU second user+sys (median ${m.cpu.toFixed(2)} CPU-s)` });
   report({ bench: BENCH, metric: 'peak_rss_mb', value: Math.round(m.rssMb), unit: 'MB', note: name });
+  report({ bench: BENCH, metric: 'minor_page_faults', value: Math.round(m.pageFaults), note: `${name}: pages touched for the first time` });
+}
+
+/** Microseconds to touch a fresh page: on a virtual machine each costs far more than on bare metal. */
+function firstTouchMicros(): number {
+  const bytes = 64 * MB;
+  const start = process.hrtime.bigint();
+  const fresh = Buffer.allocUnsafeSlow(bytes);
+  for (let i = 0; i < bytes; i += 4096) fresh[i] = 1;
+  return Number(process.hrtime.bigint() - start) / 1000 / (bytes / 4096);
 }
 
 /** The built CLI end to end against ndpiReader, runs taken in turn so load hits both alike. */
@@ -217,8 +230,10 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   const runs: TimedRun[][] = modes.map(() => []);
   const theirs: TimedRun[] = [];
   const startUp: TimedRun[] = [];
+  const bareNode: TimedRun[] = [];
   for (let i = 0; i < RUNS; i++) {
     startUp.push(timed(process.execPath, [CLI, 'version']));
+    bareNode.push(timed(process.execPath, ['-e', '0']));
     runs[0]!.push(replay(modes[0]!.env));
     if (ndpiReader) theirs.push(timed(ndpiReader, ['-i', path, '-q']));
     runs[1]!.push(replay(modes[1]!.env));
@@ -226,6 +241,8 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   const [load1] = loadavg();
   report({ bench: BENCH, metric: 'load_average_1m', value: Number((load1 ?? 0).toFixed(2)), note: `host load after the runs (${availableParallelism()} CPUs, shared)` });
   report({ bench: BENCH, metric: 'startup_s', value: Number(medians(startUp).wall.toFixed(2)), unit: 's', note: `egressd version: CLI start-up, median of ${RUNS}` });
+  report({ bench: BENCH, metric: 'node_startup_s', value: Number(medians(bareNode).wall.toFixed(2)), unit: 's', note: `node -e 0 on this host: the floor of any Node program, median of ${RUNS}` });
+  report({ bench: BENCH, metric: 'page_fault_us', value: Number(firstTouchMicros().toFixed(1)), unit: 'µs', note: 'this host: first touch of a fresh 4 KiB page (64 MiB touched), what each page of peak memory costs' });
   const results = runs.map(medians);
   results.forEach((m, i) => reportRuns(modes[i]!.name, packets, m));
   if (!ndpiReader) {
