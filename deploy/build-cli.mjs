@@ -9,7 +9,8 @@
 // One file starts about twice as fast as the tsc build's hundreds of modules; the code cache
 // saves compiling it at each start.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -102,11 +103,18 @@ const common = {
   banner: { js: 'var __egressdModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__egressdModuleUrl', EGRESSD_BUNDLED_PCAP_WORKER: JSON.stringify('./pcap-worker.cjs') },
   plugins: [editLibraries],
+  write: false,
 };
 
-rmSync(outdir, { recursive: true, force: true });
+/** Replace a file whole, so that a CLI starting meanwhile reads the old or the new one. */
+function install(path, contents, mode = 0o644) {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, contents, { mode });
+  renameSync(temp, path);
+}
+
 mkdirSync(outdir, { recursive: true });
-await Promise.all([
+const [cli, clickhouse, pcapWorker, launch] = await Promise.all([
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [editLibraries, clickhouseApart] }),
   build({ ...common, entryPoints: ['@clickhouse/client'], outfile: clickhouseClient, banner: {}, define: {}, plugins: [] }),
   build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
@@ -114,7 +122,17 @@ await Promise.all([
 ]);
 const missing = LIBRARY_EDITS.filter((e) => !edited.has(e.file));
 if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
-chmodSync(launcher, 0o755);
+
+// The bundle's first line names this build of it: V8 checks a code cache against the length of
+// the source only, and the launcher gives it no cache made for another build.
+const body = cli.outputFiles[0].text.replace(/^#![^\n]*\n/, '');
+const bundleId = createHash('sha256').update(body).digest('hex').slice(0, 16);
+install(bundle, `// egressd-bundle ${bundleId}\n${body}`);
+install(clickhouseClient, clickhouse.outputFiles[0].contents);
+install(worker, pcapWorker.outputFiles[0].contents);
+install(launcher, launch.outputFiles[0].contents, 0o755);
+rmSync(codeCache, { force: true });
+rmSync(briefCodeCache, { force: true });
 
 // Without a cache the launcher writes one as the run exits. The builder's own egressd settings
 // (a ClickHouse to write to, a state directory) stay out of it.

@@ -21,26 +21,35 @@ const BRIEF_CODE_CACHE = 'cli.cjs.brief.cache';
 /** Commands that load the config: the rest run only the command line parser. */
 const CONFIG_COMMANDS = new Set(['run', 'replay', 'check', 'verify', 'schema']);
 
+/** The bundle's first line: `// egressd-bundle <id>`, the id a hash of the rest (deploy/build-cli.mjs). */
+const BUNDLE_ID = /^\/\/ egressd-bundle ([0-9a-f]{16})\n/;
+
 // The bundle is a CommonJS module body; its own line 1 stays line 1 in stack traces.
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
 const WRAPPER_TAIL = '\n})';
 
 type ModuleBody = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
 
-function readCodeCache(path: string): Buffer | undefined {
+/**
+ * The cache file starts with the id of the bundle it was made for: V8 checks a cache against the
+ * length of the source only, so a cache of another build of the bundle is never given to it.
+ */
+function readCodeCache(path: string, bundleId: string): Buffer | undefined {
+  let data: Buffer;
   try {
-    return readFileSync(path);
+    data = readFileSync(path);
   } catch {
     return undefined;
   }
+  return data.subarray(0, bundleId.length).toString('latin1') === bundleId ? data.subarray(bundleId.length) : undefined;
 }
 
 /** Best effort: a read-only install keeps working, only without the cache. */
-function writeCodeCache(script: Script, path: string): void {
+function writeCodeCache(script: Script, path: string, bundleId: string): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
     accessSync(dirname(path), constants.W_OK);
-    writeFileSync(temp, script.createCachedData());
+    writeFileSync(temp, Buffer.concat([Buffer.from(bundleId, 'latin1'), script.createCachedData()]));
     // Concurrent starts each rename a whole file: none reads a half-written cache.
     renameSync(temp, path);
   } catch {
@@ -54,11 +63,13 @@ function launch(): void {
   // An option's value named like a command only picks the slower cache.
   const cachePath = join(dir, process.argv.slice(2).some((arg) => CONFIG_COMMANDS.has(arg)) ? PIPELINE_CODE_CACHE : BRIEF_CODE_CACHE);
   // The bundle is ASCII only (charset: 'ascii'): latin1 is the cheapest exact decoding.
-  const source = readFileSync(bundlePath, 'latin1').replace(/^#!/, '//');
-  const cachedData = readCodeCache(cachePath);
+  const source = readFileSync(bundlePath, 'latin1');
+  const bundleId = BUNDLE_ID.exec(source)?.[1];
+  if (bundleId === undefined) throw new Error(`${bundlePath}: not the egressd CLI bundle`);
+  const cachedData = readCodeCache(cachePath, bundleId);
   const script = new Script(WRAPPER_HEAD + source + WRAPPER_TAIL, { filename: bundlePath, lineOffset: -1, cachedData });
   // Written at exit, the cache also holds the functions this run compiled lazily.
-  if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => writeCodeCache(script, cachePath));
+  if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => writeCodeCache(script, cachePath, bundleId));
   const body = script.runInThisContext() as ModuleBody;
   const module = { exports: {} as { runProgram?: () => void } };
   body.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dir);

@@ -117,6 +117,21 @@ describe('the bundled CLI (dist/bin)', () => {
     }
   });
 
+  it('gives V8 no cache made for another build of the bundle, even one of the same length', () => {
+    // V8 checks a cache against the source's length only: it would run the old build's bytecode.
+    const { cli, briefCache } = installedCopy('other-build');
+    const bundlePath = join(cli, '..', 'cli.cjs');
+    const built = readFileSync(bundlePath, 'latin1');
+    expect(built.split('`egressd ${').length).toBe(2);
+    const rebuilt = built.replace(/^\/\/ egressd-bundle [0-9a-f]{16}\n/, '// egressd-bundle 0123456789abcdef\n').replace('`egressd ${', '`EGRESSD ${');
+    expect(rebuilt.length).toBe(built.length);
+    writeFileSync(bundlePath, rebuilt, 'latin1');
+    const stale = fileIdentity(briefCache);
+    expect(runCli(['version'], { cli }).stdout).toMatch(/^EGRESSD \d/);
+    expect(fileIdentity(briefCache)).not.toBe(stale);
+    expect(runCli(['version'], { cli }).stdout).toMatch(/^EGRESSD \d/);
+  });
+
   it('runs the same when the cache cannot be written', () => {
     if (process.getuid?.() === 0) return; // root writes anyway
     const { cli, cache } = installedCopy('read-only');
