@@ -21,7 +21,7 @@ const PCAPNG_BYTE_ORDER = 0x1a2b3c4d;
 const MAX_RECORD = 256 * 1024;
 /** Largest pcapng block (IDB with options, name resolution...). */
 const MAX_BLOCK = 16 * 1024 * 1024;
-/** Bytes of the next chunk joined to a leftover partial record (most records fit). */
+/** Bytes of the next chunk joined to a leftover partial record whose length is not known yet. */
 const STITCH_BYTES = 64 * 1024 + 64;
 
 // Record headers read straight from the bytes (bounds checked by the caller): these inline
@@ -91,7 +91,7 @@ export class CaptureReader {
       if (this.format !== undefined) {
         // Finish the record that straddles the chunk boundary from a small stitched buffer,
         // then go on in the chunk itself: no copy of the whole chunk.
-        const stitched = Buffer.concat([pending, chunk.subarray(0, Math.min(chunk.length, STITCH_BYTES))]);
+        const stitched = Buffer.concat([pending, chunk.subarray(0, Math.min(chunk.length, this.bytesToFinish(pending)))]);
         const used = this.readRecords(stitched, 0, pending.length);
         if (this.failed) return;
         if (used >= pending.length) pos = used - pending.length;
@@ -120,6 +120,14 @@ export class CaptureReader {
     }
     pos = this.readRecords(buf, pos, buf.length);
     if (!this.failed && pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
+  }
+
+  /** Bytes of the next chunk that complete the record begun in `pending` (a guess when its header is cut). */
+  private bytesToFinish(pending: Buffer): number {
+    let length = 0;
+    if (this.format === 'pcap' && pending.length >= 16) length = 16 + (this.littleEndian ? u32le(pending, 8) : u32be(pending, 8));
+    else if (this.format === 'pcapng' && pending.length >= 8 && u32be(pending, 0) !== PCAPNG_SHB) length = this.littleEndian ? u32le(pending, 4) : u32be(pending, 4);
+    return length > pending.length ? length - pending.length : STITCH_BYTES;
   }
 
   /** Read whole records starting at `start` until past `stopAt` or out of bytes; returns the next position. */

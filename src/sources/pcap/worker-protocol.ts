@@ -34,14 +34,26 @@ export type FromWorker =
 
 export type ToWorker = { t: 'ack' } | { t: 'abort' };
 
-/** Counters and gauges with the prom-client calls the packet source makes, recording them. */
+/**
+ * Counters and gauges with the prom-client calls the packet source makes, recording them. Calls on
+ * one series between two `take`s become one operation (increments summed, the last value set):
+ * the source updates its metrics per file chunk, the main thread needs them once per batch.
+ */
 export class MetricOps {
-  private ops: MetricOp[] = [];
+  private ops = new Map<string, MetricOp>();
+
+  private record(metric: string, kind: 'inc' | 'set', labels: Record<string, string>, value: number): void {
+    let series = metric;
+    for (const name in labels) series += `\u0000${name}=${labels[name]}`;
+    const op = this.ops.get(series);
+    if (op === undefined) this.ops.set(series, { metric, kind, labels, value });
+    else op.value = kind === 'inc' ? op.value + value : value;
+  }
 
   private metric(metric: string) {
     return {
-      inc: (labels: Record<string, string>, value = 1) => this.ops.push({ metric, kind: 'inc', labels, value }),
-      set: (labels: Record<string, string>, value: number) => this.ops.push({ metric, kind: 'set', labels, value }),
+      inc: (labels: Record<string, string>, value = 1) => this.record(metric, 'inc', labels, value),
+      set: (labels: Record<string, string>, value: number) => this.record(metric, 'set', labels, value),
     };
   }
 
@@ -57,8 +69,8 @@ export class MetricOps {
   }
 
   take(): MetricOp[] {
-    const taken = this.ops;
-    this.ops = [];
+    const taken = [...this.ops.values()];
+    this.ops.clear();
     return taken;
   }
 }

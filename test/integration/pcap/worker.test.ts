@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
-import { CLI, REPO_ROOT, runCli, sharedFixture, tempDir } from '../../support/env.js';
+import { CLI, REPO_ROOT, TSC_CLI, runCli, sharedFixture, tempDir } from '../../support/env.js';
 
 const IN_THREAD = { EGRESSD_PCAP_WORKER: '0' };
 const ON_WORKER = { env: { EGRESSD_PCAP_WORKER: '1' } };
@@ -16,8 +16,9 @@ describe('egressd replay of captures on a worker thread', () => {
   const dir = tempDir('egressd-pcap-worker-');
   afterAll(() => dir.remove());
 
-  it('has the built worker next to the built CLI (else EGRESSD_PCAP_WORKER=1 falls back to the main thread)', () => {
-    expect(existsSync(join(CLI, '..', '..', 'sources', 'pcap', 'worker.js'))).toBe(true);
+  it('has the built worker next to each build of the CLI (else EGRESSD_PCAP_WORKER=1 falls back to the main thread)', () => {
+    expect(existsSync(join(CLI, '..', 'pcap-worker.cjs'))).toBe(true);
+    expect(existsSync(join(TSC_CLI, '..', '..', 'sources', 'pcap', 'worker.js'))).toBe(true);
   });
 
   for (const rel of CAPTURES) {
