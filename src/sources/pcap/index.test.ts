@@ -1,16 +1,17 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { ethernetFrame, handshake, ipv4Packet, pcapFile, tcpSegment } from '../../decode/packet/craft.js';
+import { ethernetFrame, handshake, ipv4Packet, pcapFile, tcpSegment, udpDatagram } from '../../decode/packet/craft.js';
 import type { FlowRecord } from '../../record.js';
 import { silentLogger } from '../../telemetry/logger.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
 import { pcapSourceSchema } from './config.js';
 import { createPcapSource, replayPcap } from './index.js';
+import { replayCapture } from './replay.js';
 
 const T0 = Date.UTC(2026, 5, 11, 9);
 const HASH = '0123456789abcdef0123456789abcdef01234567';
@@ -75,6 +76,29 @@ describe('replayPcap', () => {
     const records: FlowRecord[] = [];
     await replayPcap(createReadStream(path), context(new Registry(), records), pcapSourceSchema.parse({ type: 'pcap' }));
     expect(records.map((r) => r.app?.infoHash)).toEqual([HASH]);
+  });
+
+  it('reads a capture file given by its path the same way, across many reads', async () => {
+    // Larger than one file read, so records straddle read boundaries.
+    const frames = [];
+    for (let i = 0; i < 4000; i++) frames.push({ tsMs: T0 + i, data: ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(30000 + (i % 50), 53, Buffer.alloc(300, i)))) });
+    const path = join(dir, 'big.pcap');
+    writeFileSync(path, pcapFile(1, frames));
+    const fromPath: FlowRecord[] = [];
+    const fromStream: FlowRecord[] = [];
+    const config = pcapSourceSchema.parse({ type: 'pcap' });
+    await replayCapture({ path }, context(new Registry(), fromPath), config);
+    await replayCapture(Readable.from([readFileSync(path)]), context(new Registry(), fromStream), config);
+    expect(fromPath.length).toBe(50);
+    expect(fromPath).toStrictEqual(fromStream);
+    expect(fromPath.reduce((n, r) => n + r.packetsOut, 0)).toBe(4000);
+  });
+
+  it('fails a capture file that cannot be read with a clear I/O error', async () => {
+    await expect(replayCapture({ path: join(dir, 'missing.pcap') }, context(new Registry(), []), pcapSourceSchema.parse({ type: 'pcap' }))).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringMatching(/reading capture failed: ENOENT/),
+    });
   });
 
   it('rejects input that is not a capture with a named decode error', async () => {

@@ -1,7 +1,6 @@
 // Replay of a capture through the flow tracker. No metrics library here: the worker thread of a
 // file replay loads only this, and the caller hands in the metrics.
-import { ReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { ReadStream, close, open, read } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { CaptureReader } from '../../decode/packet/capture.js';
 import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
@@ -28,6 +27,15 @@ export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOpt
   };
 }
 
+/** A capture file given by its path: read directly, without a stream (the worker loads no stream code). */
+export interface CaptureFile {
+  path: string;
+}
+
+function isCaptureFile(input: Readable | CaptureFile): input is CaptureFile {
+  return typeof (input as Readable).read !== 'function';
+}
+
 export interface CaptureReplayOptions {
   /** Packet-source metrics (packets, skips, flow table); shared counters go to ctx.metrics. */
   pcapMetrics?: PcapMetrics;
@@ -39,7 +47,7 @@ export interface CaptureReplayOptions {
  * Decode a whole pcap/pcapng capture (file or pipe) into flow records pushed to `ctx.out`.
  * Time is packet time; at the end of input every open flow becomes a record.
  */
-export async function replayCapture(input: Readable, ctx: ReplayContext, config: PcapSourceConfig, options: CaptureReplayOptions = {}): Promise<void> {
+export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayContext, config: PcapSourceConfig, options: CaptureReplayOptions = {}): Promise<void> {
   const id = ctx.sourceId;
   const out: FlowRecord[] = [];
   const stats = new TrackerStats();
@@ -120,7 +128,8 @@ const FILE_CHUNK = 1024 * 1024;
  * buffer instead: a fresh 64 KiB–1 MiB Buffer per chunk costs more in garbage collection than
  * decoding does.
  */
-function chunksOf(input: Readable): AsyncIterable<Buffer> {
+function chunksOf(input: Readable | CaptureFile): AsyncIterable<Buffer> {
+  if (isCaptureFile(input)) return readFileReusing(input.path, 0);
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
     const start = (input as ReadStream & { start?: number }).start ?? 0;
@@ -130,25 +139,39 @@ function chunksOf(input: Readable): AsyncIterable<Buffer> {
   return input as AsyncIterable<Buffer>;
 }
 
+// Callback fs wrapped by hand: node:fs/promises would load a dozen more modules at start.
+function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buffer, 0, buffer.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+}
+
 async function* readFileReusing(path: string, start: number): AsyncGenerator<Buffer> {
-  const handle = await open(path, 'r');
+  const fd = await openForReading(path);
+  let pending: Promise<number> | undefined;
   try {
     // Two buffers: the next read runs while the current chunk is decoded.
     const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
     let position = start;
     let which = 0;
-    let pending = handle.read(buffers[0]!, 0, FILE_CHUNK, position);
+    pending = readAt(fd, buffers[0]!, position);
     for (;;) {
-      const { bytesRead, buffer } = await pending;
+      const bytesRead = await pending;
+      pending = undefined;
       if (bytesRead === 0) return;
+      const buffer = buffers[which]!;
       position += bytesRead;
       which ^= 1;
-      pending = handle.read(buffers[which]!, 0, FILE_CHUNK, position);
+      pending = readAt(fd, buffers[which]!, position);
       // The reader copies any partial record it keeps, so a buffer can be refilled once decoded.
       yield buffer.subarray(0, bytesRead);
     }
   } finally {
-    await handle.close();
+    // A read still in flight ends before its descriptor is closed.
+    await pending?.catch(() => undefined);
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 }
 

@@ -2,7 +2,6 @@
 // posting flow records to the main thread, which enriches and detects. The main thread acks each
 // batch once it has pushed it, and the worker keeps at most a few batches unacknowledged: the
 // pipeline's backpressure reaches the file reads.
-import { createReadStream } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FlowRecord } from '../../record.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -47,7 +46,7 @@ function forwardingLogger(): Logger {
 
 async function main(): Promise<void> {
   await replayCapture(
-    createReadStream(input.path, { highWaterMark: 1 << 20 }),
+    { path: input.path },
     {
       sourceId: input.sourceId,
       out: {
