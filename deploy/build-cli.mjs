@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Build the installed `egressd` program into dist/bin/ (run by `npm run build`, after tsc):
 //   egressd.cjs      the launcher (package.json `bin`): runs cli.cjs with its V8 code cache
-//   cli.cjs          the whole CLI in one file, dependencies included (src/cli/main.ts)
+//   cli.cjs          the whole CLI in one file, dependencies included (src/cli/main.ts), as a
+//                    CommonJS module body in a function expression that the launcher calls
 //   cli.cjs.cache    V8 code cache of cli.cjs, written by a first run on a small capture
 //   cli.cjs.brief.cache  the same for commands that load no config (`version`), written by `version`
 //   pcap-worker.cjs  the capture replay worker thread (src/sources/pcap/worker.ts)
@@ -124,10 +125,11 @@ const missing = LIBRARY_EDITS.filter((e) => !edited.has(e.file));
 if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
 
 // The bundle's first line names this build of it: V8 checks a code cache against the length of
-// the source only, and the launcher gives it no cache made for another build.
+// the source only, and the launcher gives it no cache made for another build. The module body is
+// wrapped here, once, so that the launcher compiles the file's text as read (no copy of it).
 const body = cli.outputFiles[0].text.replace(/^#![^\n]*\n/, '');
 const bundleId = createHash('sha256').update(body).digest('hex').slice(0, 16);
-install(bundle, `// egressd-bundle ${bundleId}\n${body}`);
+install(bundle, `// egressd-bundle ${bundleId}\n(function (exports, require, module, __filename, __dirname) {\n${body}\n})\n`);
 install(clickhouseClient, clickhouse.outputFiles[0].contents);
 install(worker, pcapWorker.outputFiles[0].contents);
 install(launcher, launch.outputFiles[0].contents, 0o755);

@@ -21,12 +21,11 @@ const BRIEF_CODE_CACHE = 'cli.cjs.brief.cache';
 /** Commands that load the config: the rest run only the command line parser. */
 const CONFIG_COMMANDS = new Set(['run', 'replay', 'check', 'verify', 'schema']);
 
-/** The bundle's first line: `// egressd-bundle <id>`, the id a hash of the rest (deploy/build-cli.mjs). */
+/**
+ * The bundle's first line is `// egressd-bundle <id>`, the id a hash of the rest; then comes a
+ * function expression taking what a CommonJS module gets (deploy/build-cli.mjs).
+ */
 const BUNDLE_ID = /^\/\/ egressd-bundle ([0-9a-f]{16})\n/;
-
-// The bundle is a CommonJS module body; its own line 1 stays line 1 in stack traces.
-const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
-const WRAPPER_TAIL = '\n})';
 
 type ModuleBody = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
 
@@ -67,7 +66,7 @@ function launch(): void {
   const bundleId = BUNDLE_ID.exec(source)?.[1];
   if (bundleId === undefined) throw new Error(`${bundlePath}: not the egressd CLI bundle`);
   const cachedData = readCodeCache(cachePath, bundleId);
-  const script = new Script(WRAPPER_HEAD + source + WRAPPER_TAIL, { filename: bundlePath, lineOffset: -1, cachedData });
+  const script = new Script(source, { filename: bundlePath, cachedData });
   // Written at exit, the cache also holds the functions this run compiled lazily.
   if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => writeCodeCache(script, cachePath, bundleId));
   const body = script.runInThisContext() as ModuleBody;
