@@ -474,8 +474,8 @@ export class FlowTracker {
       flow.highV4 = srcLow ? d : s;
       flow.highPort = srcLow ? view.dstPort : view.srcPort;
     }
-    const responderIp = reversed ? this.ipKey(view, true) : this.ipKey(view, false);
-    flow.serverName = this.dnsNames.get(responderIp, tsMs);
+    // No DNS answer seen yet (a capture without DNS): no address key to build.
+    if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(this.ipKey(view, reversed), tsMs);
     this.flows.set(key, flow);
     return flow;
   }
