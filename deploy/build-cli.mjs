@@ -48,6 +48,8 @@ const LIBRARY_EDITS = [
   { file: 'node_modules/@opentelemetry/api/dist/index.cjs', edit: stub('module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };') },
   // zod's messages in English only (its default); the other languages are a third of the bundle.
   { file: 'node_modules/zod/v4/locales/index.js', edit: stub('export { default as en } from "./en.js";') },
+  // Nothing in egressd builds a schema from JSON Schema.
+  { file: 'node_modules/zod/v4/classic/from-json-schema.js', edit: stub('export function fromJSONSchema() { throw new Error("zod fromJSONSchema: not in the egressd CLI bundle"); }') },
   // The default process metrics (with perf_hooks, v8 and a dozen modules) are for `run` only.
   {
     file: 'node_modules/prom-client/index.js',
