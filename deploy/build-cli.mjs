@@ -82,6 +82,22 @@ const editLibraries = {
   },
 };
 
+// detect uses two functions of simple-statistics, whose package entry also computes a table of the
+// normal distribution as it loads. The bundle takes the two from their own modules in the package;
+// importing any other name from it fails the build.
+const STATISTICS_FUNCTIONS = { median: 'median.js', medianAbsoluteDeviation: 'median_absolute_deviation.js' };
+const statisticsFunctionsOnly = {
+  name: 'statistics-functions-only',
+  setup(b) {
+    b.onResolve({ filter: /^simple-statistics$/ }, () => ({ path: 'simple-statistics', namespace: 'statistics-functions' }));
+    b.onLoad({ filter: /.*/, namespace: 'statistics-functions' }, () => ({
+      contents: Object.entries(STATISTICS_FUNCTIONS).map(([name, file]) => `export { default as ${name} } from './${file}';`).join('\n'),
+      resolveDir: join(root, 'node_modules', 'simple-statistics', 'src'),
+      loader: 'js',
+    }));
+  },
+};
+
 // The ClickHouse client (an eighth of the CLI with its dependencies) has a file of its own: most
 // starts need not read it. It shares no state with the rest, so nothing is duplicated.
 const clickhouseApart = {
@@ -118,7 +134,7 @@ function install(path, contents, mode = 0o644) {
 
 mkdirSync(outdir, { recursive: true });
 const [cli, clickhouse, pcapWorker, launch] = await Promise.all([
-  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [editLibraries, clickhouseApart] }),
+  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [editLibraries, clickhouseApart, statisticsFunctionsOnly] }),
   build({ ...common, entryPoints: ['@clickhouse/client'], outfile: clickhouseClient, banner: {}, define: {}, plugins: [] }),
   build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'launch.ts')], outfile: launcher }),
