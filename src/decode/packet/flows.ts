@@ -809,6 +809,7 @@ export class FlowTracker {
 
   /** The info hash a known swarm peer at either end was seen with ('' unknown), or undefined. */
   private knownPeerHash(flow: Flow): string | undefined {
+    if (this.knownPeers.size === 0) return undefined;
     return this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
   }
 
