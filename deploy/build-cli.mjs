@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // Build the installed `egressd` program into dist/bin/ (run by `npm run build`, after tsc):
-//   egressd.cjs      the launcher (package.json `bin`): runs cli.cjs with its V8 code cache
-//   cli.cjs          the whole CLI in one file, dependencies included (src/cli/main.ts), as a
-//                    CommonJS module body in a function expression that the launcher calls
-//   cli.cjs.cache    V8 code cache of cli.cjs, written by a first run on a small capture
-//   cli.cjs.brief.cache  the same for commands that load no config (`version`), written by `version`
-//   pcap-worker.cjs  the capture replay worker thread (src/sources/pcap/worker.ts)
+//   egressd.cjs          the launcher (package.json `bin`): runs one of the two bundles below with
+//                        its V8 code cache
+//   cli.cjs              the whole CLI in one file, dependencies included (src/cli/main.ts)
+//   cli-brief.cjs        the same without what its commands import when they run: enough for the
+//                        commands that load no config (`version`, `--help`, usage errors)
+//   <bundle>.cache       V8 code cache of a bundle, written by a first run (a small capture replay,
+//                        and `version`)
+//   pcap-worker.cjs      the capture replay worker thread (src/sources/pcap/worker.ts)
 //   clickhouse-client.cjs  @clickhouse/client, loaded only when ClickHouse is configured
 // One file starts about twice as fast as the tsc build's hundreds of modules; the code cache
-// saves compiling it at each start.
+// saves compiling it at each start. A bundle is a CommonJS module body in a function expression
+// that the launcher calls.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,8 +26,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bin');
 const launcher = join(outdir, 'egressd.cjs');
 const bundle = join(outdir, 'cli.cjs');
-const codeCache = join(outdir, 'cli.cjs.cache');
-const briefCodeCache = join(outdir, 'cli.cjs.brief.cache');
+const briefBundle = join(outdir, 'cli-brief.cjs');
+const codeCache = `${bundle}.cache`;
+const briefCodeCache = `${briefBundle}.cache`;
 const worker = join(outdir, 'pcap-worker.cjs');
 const clickhouseClient = join(outdir, 'clickhouse-client.cjs');
 // A small capture in the repository: the first run compiles the replay path into the cache.
@@ -98,6 +102,19 @@ const statisticsFunctionsOnly = {
   },
 };
 
+// The brief bundle stops at the first module a command imports when it runs (`await import`): the
+// launcher runs it only for command lines naming no command that does (src/cli/launch.ts).
+const briefOnly = {
+  name: 'brief-only',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'not-in-brief-bundle' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'not-in-brief-bundle' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path}: not in the brief CLI bundle (dist/bin/cli-brief.cjs)`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 // The ClickHouse client (an eighth of the CLI with its dependencies) has a file of its own: most
 // starts need not read it. It shares no state with the rest, so nothing is duplicated.
 const clickhouseApart = {
@@ -133,8 +150,9 @@ function install(path, contents, mode = 0o644) {
 }
 
 mkdirSync(outdir, { recursive: true });
-const [cli, clickhouse, pcapWorker, launch] = await Promise.all([
+const [cli, cliBrief, clickhouse, pcapWorker, launch] = await Promise.all([
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: bundle, plugins: [editLibraries, clickhouseApart, statisticsFunctionsOnly] }),
+  build({ ...common, entryPoints: [join(root, 'src', 'cli', 'main.ts')], outfile: briefBundle, plugins: [briefOnly, editLibraries] }),
   build({ ...common, entryPoints: ['@clickhouse/client'], outfile: clickhouseClient, banner: {}, define: {}, plugins: [] }),
   build({ ...common, entryPoints: [join(root, 'src', 'sources', 'pcap', 'worker.ts')], outfile: worker }),
   build({ ...common, entryPoints: [join(root, 'src', 'cli', 'launch.ts')], outfile: launcher }),
@@ -142,17 +160,26 @@ const [cli, clickhouse, pcapWorker, launch] = await Promise.all([
 const missing = LIBRARY_EDITS.filter((e) => !edited.has(e.file));
 if (missing.length) throw new Error(`not found in the bundle any more: ${missing.map((e) => e.file).join(', ')}`);
 
-// The bundle's first line names this build of it: V8 checks a code cache against the length of
-// the source only, and the launcher gives it no cache made for another build. The module body is
-// wrapped here, once, so that the launcher compiles the file's text as read (no copy of it).
-const body = cli.outputFiles[0].text.replace(/^#![^\n]*\n/, '');
-const bundleId = createHash('sha256').update(body).digest('hex').slice(0, 16);
-install(bundle, `// egressd-bundle ${bundleId}\n(function (exports, require, module, __filename, __dirname) {\n${body}\n})\n`);
+/**
+ * A bundle's first line names this build of it: V8 checks a code cache against the length of the
+ * source only, and the launcher gives it no cache made for another build. The module body is
+ * wrapped here, once, so that the launcher compiles the file's text as read (no copy of it).
+ */
+function installBundle(path, output) {
+  const body = output.outputFiles[0].text.replace(/^#![^\n]*\n/, '');
+  const bundleId = createHash('sha256').update(body).digest('hex').slice(0, 16);
+  install(path, `// egressd-bundle ${bundleId}\n(function (exports, require, module, __filename, __dirname) {\n${body}\n})\n`);
+}
+installBundle(bundle, cli);
+installBundle(briefBundle, cliBrief);
 install(clickhouseClient, clickhouse.outputFiles[0].contents);
 install(worker, pcapWorker.outputFiles[0].contents);
 install(launcher, launch.outputFiles[0].contents, 0o755);
 rmSync(codeCache, { force: true });
 rmSync(briefCodeCache, { force: true });
+// Whatever else is there is left from an earlier layout.
+const outputs = new Set([launcher, bundle, briefBundle, worker, clickhouseClient]);
+for (const name of readdirSync(outdir)) if (!outputs.has(join(outdir, name))) rmSync(join(outdir, name), { recursive: true, force: true });
 
 // Without a cache the launcher writes one as the run exits. The builder's own egressd settings
 // (a ClickHouse to write to, a state directory) stay out of it.
@@ -166,6 +193,6 @@ try {
   rmSync(warmUpState, { recursive: true, force: true });
 }
 
-const sizes = [launcher, bundle, codeCache, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+const sizes = [launcher, bundle, codeCache, briefBundle, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
 if (!/^#!/.test(readFileSync(launcher, 'latin1'))) throw new Error(`${launcher}: no #! line`);
 process.stdout.write(`${sizes.join(', ')}\n`);

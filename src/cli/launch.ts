@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `egressd` program as installed (dist/bin/egressd.cjs, built by deploy/build-cli.mjs): it runs
-// the one-file CLI bundle beside it with V8's code cache for that bundle, so that a start neither
-// resolves hundreds of module files nor compiles the bundle again. A code cache that is missing or
+// a one-file bundle of the CLI beside it with V8's code cache for that bundle, so that a start
+// neither resolves hundreds of module files nor compiles the bundle again. A code cache that is missing or
 // that V8 rejects (another Node version, other V8 flags) costs only speed: the bundle is compiled as
 // usual and, when the directory is writable, a fresh cache is written as the process exits.
 import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,15 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-const BUNDLE_FILE = 'cli.cjs';
 /**
- * Two caches of the same bundle: V8 loads a whole cache at once, and one holding everything a
- * replay compiles takes three times as long to load as one holding what `version`, `--help` or a
- * usage error run. Which one a start uses only changes its speed.
+ * Two bundles of the CLI (deploy/build-cli.mjs): the whole of it, and a brief one without what
+ * commands import as they run, for the commands that load no config (`version`, `--help`, usage
+ * errors). V8 loads a code cache whole: the whole CLI's takes three times as long to load.
  */
-const PIPELINE_CODE_CACHE = 'cli.cjs.cache';
-const BRIEF_CODE_CACHE = 'cli.cjs.brief.cache';
-/** Commands that load the config: the rest run only the command line parser. */
+const BUNDLE_FILE = 'cli.cjs';
+const BRIEF_BUNDLE_FILE = 'cli-brief.cjs';
+/** Commander runs a command only when its name is on the command line (egressd has no default command). */
 const CONFIG_COMMANDS = new Set(['run', 'replay', 'check', 'verify', 'schema']);
 
 /**
@@ -58,9 +57,9 @@ function writeCodeCache(script: Script, path: string, bundleId: string): void {
 
 function launch(): void {
   const dir = dirname(fileURLToPath(import.meta.url));
-  const bundlePath = join(dir, BUNDLE_FILE);
-  // An option's value named like a command only picks the slower cache.
-  const cachePath = join(dir, process.argv.slice(2).some((arg) => CONFIG_COMMANDS.has(arg)) ? PIPELINE_CODE_CACHE : BRIEF_CODE_CACHE);
+  // An option's value named like a command only picks the slower start.
+  const bundlePath = join(dir, process.argv.slice(2).some((arg) => CONFIG_COMMANDS.has(arg)) ? BUNDLE_FILE : BRIEF_BUNDLE_FILE);
+  const cachePath = `${bundlePath}.cache`;
   // The bundle is ASCII only (charset: 'ascii'): latin1 is the cheapest exact decoding.
   const source = readFileSync(bundlePath, 'latin1');
   const bundleId = BUNDLE_ID.exec(source)?.[1];

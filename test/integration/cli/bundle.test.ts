@@ -20,8 +20,8 @@ function installedCopy(name: string): { cli: string; cache: string; briefCache: 
   cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
   cpSync(BIN, join(root, 'dist', 'bin'), { recursive: true });
   const bin = join(root, 'dist', 'bin');
-  // The pipeline commands' cache, and the one of commands that load no config.
-  return { cli: join(bin, 'egressd.cjs'), cache: join(bin, 'cli.cjs.cache'), briefCache: join(bin, 'cli.cjs.brief.cache') };
+  // The caches of the whole CLI's bundle and of the brief one (commands that load no config).
+  return { cli: join(bin, 'egressd.cjs'), cache: join(bin, 'cli.cjs.cache'), briefCache: join(bin, 'cli-brief.cjs.cache') };
 }
 
 let stateDirs = 0;
@@ -79,7 +79,7 @@ describe('the bundled CLI (dist/bin)', () => {
     expect([fileIdentity(cache), fileIdentity(briefCache)]).toEqual(before);
   });
 
-  it('writes the cache of commands that load no config when it is missing, leaving the other alone', () => {
+  it('runs commands that load no config from the brief bundle, writing its cache when missing and leaving the other alone', () => {
     const { cli, cache, briefCache } = installedCopy('no-brief-cache');
     rmSync(briefCache);
     const pipelineCache = fileIdentity(cache);
@@ -88,7 +88,12 @@ describe('the bundled CLI (dist/bin)', () => {
     expect(version.stdout).toMatch(/^egressd \d+\.\d+\.\d+\n$/);
     const written = fileIdentity(briefCache);
     expect(statSync(briefCache).size).toBeLessThan(statSync(cache).size);
-    expect(runCli(['--help'], { cli }).code).toBe(0);
+    const help = runCli(['--help'], { cli });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe(runCli(['--help'], { cli: TSC_CLI }).stdout);
+    const unknown = runCli(['no-such-command'], { cli });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(runCli(['no-such-command'], { cli: TSC_CLI }).stderr);
     expect([fileIdentity(briefCache), fileIdentity(cache)]).toEqual([written, pipelineCache]);
   });
 
@@ -120,7 +125,7 @@ describe('the bundled CLI (dist/bin)', () => {
   it('gives V8 no cache made for another build of the bundle, even one of the same length', () => {
     // V8 checks a cache against the source's length only: it would run the old build's bytecode.
     const { cli, briefCache } = installedCopy('other-build');
-    const bundlePath = join(cli, '..', 'cli.cjs');
+    const bundlePath = join(cli, '..', 'cli-brief.cjs');
     const built = readFileSync(bundlePath, 'latin1');
     expect(built.split('`egressd ${').length).toBe(2);
     const rebuilt = built.replace(/^\/\/ egressd-bundle [0-9a-f]{16}\n/, '// egressd-bundle 0123456789abcdef\n').replace('`egressd ${', '`EGRESSD ${');
