@@ -3,7 +3,6 @@
 // metrics as `replayPcap` (with the default packet-source config) in this thread.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { DecodeError, EgressdError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -41,15 +40,6 @@ function errorFromWorker(e: WorkerError): Error {
 }
 
 /**
- * Flow assembly makes short-lived garbage at a high rate: a young generation of 16 MiB from the
- * start takes a 1M-packet replay from some 60 scavenges to under 40. V8 reads this flag when an
- * isolate is created, so it changes the worker's heap, not this thread's.
- */
-function useLargeYoungGeneration(): void {
-  setFlagsFromString('--min-semi-space-size=16');
-}
-
-/**
  * A capture file replay on its own thread. The worker starts reading at construction (so it
  * overlaps the main thread's start-up) and holds at most a few batches until `run` takes them.
  */
@@ -64,7 +54,6 @@ export class PcapWorkerReplay {
     readonly sourceId: string,
   ) {
     const workerInput: WorkerInput = { path, sourceId, maxUnacknowledged: MAX_UNACKNOWLEDGED };
-    useLargeYoungGeneration();
     this.worker = new Worker(WORKER_URL, { workerData: workerInput });
     const deliver = (event: WorkerEvent): void => {
       if (this.onEvent) this.onEvent(event);
