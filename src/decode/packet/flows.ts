@@ -20,7 +20,7 @@ import {
   isBitTorrentServiceName,
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers, formatIPv6At } from './layers.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers, formatIPv6At, u32 } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
 export interface FlowOptions {
@@ -175,10 +175,6 @@ function endpointV6(buf: Buffer, off: number, port: number): string {
   return buf.toString('latin1', off, off + 16) + String.fromCharCode(port);
 }
 
-function u32At(buf: Buffer, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
 /** IPv6 endpoints in key order (as their text keys sort): negative when `a` comes first, 0 when equal. */
 function compareV6(buf: Buffer, aOff: number, aPort: number, bOff: number, bPort: number): number {
   for (let i = 0; i < 16; i++) {
@@ -192,8 +188,8 @@ function compareV6(buf: Buffer, aOff: number, aPort: number, bOff: number, bPort
 export function hashV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number): number {
   let h = Math.imul(proto ^ 0x9e3779b9, 0x85ebca6b);
   for (let i = 0; i < 16; i += 4) {
-    h = Math.imul(h ^ u32At(buf, lowOff + i), 0xc2b2ae35);
-    h = Math.imul(h ^ u32At(buf, highOff + i) ^ (h >>> 15), 0x27d4eb2f);
+    h = Math.imul(h ^ u32(buf, lowOff + i), 0xc2b2ae35);
+    h = Math.imul(h ^ u32(buf, highOff + i) ^ (h >>> 15), 0x27d4eb2f);
   }
   h = Math.imul(h ^ ((lowPort << 16) | highPort) ^ (h >>> 13), 0x85ebca6b);
   h ^= h >>> 16;
@@ -205,7 +201,7 @@ function textKeyV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, 
 }
 
 function sameWordsV6(words: Uint32Array, buf: Buffer, lowOff: number, highOff: number): boolean {
-  for (let i = 0; i < 4; i++) if (words[i] !== u32At(buf, lowOff + 4 * i) || words[4 + i] !== u32At(buf, highOff + 4 * i)) return false;
+  for (let i = 0; i < 4; i++) if (words[i] !== u32(buf, lowOff + 4 * i) || words[4 + i] !== u32(buf, highOff + 4 * i)) return false;
   return true;
 }
 
@@ -407,9 +403,10 @@ export class FlowTracker {
   /** The text key of the packet's flow (as closed flows are remembered). */
   private textKeyOf(view: PacketView): string {
     if (view.ipVersion === 6) {
-      const from = endpointV6(view.buf, view.srcOff, view.srcPort);
-      const to = endpointV6(view.buf, view.dstOff, view.dstPort);
-      return from < to ? `6${view.proto}|${from}|${to}` : `6${view.proto}|${to}|${from}`;
+      const buf = view.buf;
+      return compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort) <= 0
+        ? textKeyV6(buf, view.proto, view.srcOff, view.srcPort, view.dstOff, view.dstPort)
+        : textKeyV6(buf, view.proto, view.dstOff, view.dstPort, view.srcOff, view.srcPort);
     }
     const s = view.srcV4;
     const d = view.dstV4;
@@ -458,8 +455,8 @@ export class FlowTracker {
       flow.highPort = srcLow ? view.dstPort : view.srcPort;
       const words = new Uint32Array(8);
       for (let i = 0; i < 4; i++) {
-        words[i] = u32At(buf, lowOff + 4 * i);
-        words[4 + i] = u32At(buf, highOff + 4 * i);
+        words[i] = u32(buf, lowOff + 4 * i);
+        words[4 + i] = u32(buf, highOff + 4 * i);
       }
       flow.wordsV6 = words;
       flow.initiatorLow = reversed ? !srcLow : srcLow;

@@ -70,7 +70,7 @@ function u16(data: Buffer, off: number): number {
   return (data[off]! << 8) | data[off + 1]!;
 }
 
-function u32(data: Buffer, off: number): number {
+export function u32(data: Buffer, off: number): number {
   return ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) >>> 0;
 }
 
