@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import type { SpawnedPcapWorker } from '../sources/pcap/spawn.js';
 
 /**
  * Two bundles of the CLI (deploy/build-cli.mjs): the whole of it, and a brief one without what
@@ -55,7 +56,11 @@ function writeCodeCache(script: Script, path: string, bundleId: string): void {
   }
 }
 
-function launch(): void {
+async function launch(): Promise<void> {
+  // `replay capture.pcap`: the capture worker starts now and works while the CLI loads. Other
+  // commands load nothing for it (no worker_threads for `version`).
+  const args = process.argv.slice(2);
+  const spawned = args.includes('replay') ? (await import('./early-replay.js')).startReplayEarly(args) : undefined;
   const dir = dirname(fileURLToPath(import.meta.url));
   // An option's value named like a command only picks the slower start.
   const bundlePath = join(dir, process.argv.slice(2).some((arg) => CONFIG_COMMANDS.has(arg)) ? BUNDLE_FILE : BRIEF_BUNDLE_FILE);
@@ -69,10 +74,10 @@ function launch(): void {
   // Written at exit, the cache also holds the functions this run compiled lazily.
   if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => writeCodeCache(script, cachePath, bundleId));
   const body = script.runInThisContext() as ModuleBody;
-  const module = { exports: {} as { runProgram?: () => void } };
+  const module = { exports: {} as { runProgram?: (argv: string[], spawned?: SpawnedPcapWorker) => void } };
   body.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dir);
   if (typeof module.exports.runProgram !== 'function') throw new Error(`${bundlePath}: not the egressd CLI bundle`);
-  module.exports.runProgram();
+  module.exports.runProgram(process.argv, spawned);
 }
 
-launch();
+void launch();

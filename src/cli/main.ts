@@ -9,6 +9,7 @@ import { VERSION } from '../daemon/version.js';
 import { EgressdError, isEgressdError } from '../errors.js';
 import type { Incident } from '../incidents/types.js';
 import { detectFileFormat, FORMAT_NAMES, startPcapReplay } from '../sources/formats.js';
+import type { SpawnedPcapWorker } from '../sources/pcap/spawn.js';
 import type { PcapWorkerReplay } from '../sources/pcap/threaded.js';
 import type { FormatName } from '../sources/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -111,21 +112,26 @@ async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promis
 type ReplayCommandOptions = GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string };
 
 /**
- * A capture file first in line starts replaying on a worker thread at once, while this thread
- * loads config, rules and the pipeline. Any problem here is left for the replay itself to report.
+ * A capture file first in line starts replaying on a worker thread at once (or goes on with the
+ * worker the launcher already started for it), while this thread loads config, rules and the
+ * pipeline. Any problem here is left for the replay itself to report.
  */
-async function startEarlyReplay(path: string | undefined, format: FormatName | undefined): Promise<PcapWorkerReplay | undefined> {
-  if (path === undefined || path === '-' || (format !== undefined && format !== 'pcap')) return undefined;
+async function startEarlyReplay(path: string | undefined, format: FormatName | undefined, spawned: SpawnedPcapWorker | undefined): Promise<PcapWorkerReplay | undefined> {
+  let replay: PcapWorkerReplay | undefined;
   try {
-    if (format === undefined && (await detectFileFormat(path)) !== 'pcap') return undefined;
-    return await startPcapReplay(path);
+    if (path !== undefined && path !== '-' && (format === 'pcap' || (format === undefined && (await detectFileFormat(path)) === 'pcap'))) {
+      replay = await startPcapReplay(path, spawned);
+    }
   } catch {
-    return undefined;
+    // Left for the replay itself to report.
   }
+  // startPcapReplay went on with the launcher's worker or stopped it; without a replay, nothing did.
+  if (replay === undefined) spawned?.discard();
+  return replay;
 }
 
-async function replayCommand(files: string[], opts: ReplayCommandOptions): Promise<number> {
-  const early = await startEarlyReplay(files[0], opts.format);
+async function replayCommand(files: string[], opts: ReplayCommandOptions, spawned: SpawnedPcapWorker | undefined): Promise<number> {
+  const early = await startEarlyReplay(files[0], opts.format, spawned);
   try {
     return await replayFiles(files, opts, early);
   } finally {
@@ -257,7 +263,8 @@ async function schemaApplyCommand(opts: GlobalOptions): Promise<number> {
   return EXIT_OK;
 }
 
-export function buildProgram(setExit: (code: number) => void): Command {
+/** `spawned`: a capture worker the launcher started for the command line's first input, if any. */
+export function buildProgram(setExit: (code: number) => void, spawned?: SpawnedPcapWorker): Command {
   const program = new Command('egressd')
     .description('Egress anomaly detection: flags bursty, machine-scale acquisition leaving the network')
     .option('-c, --config <file>', 'YAML config file (defaults apply without one)')
@@ -286,7 +293,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--emit <what>', 'what to output').choices(['incidents', 'records']).default('incidents'))
     .option('--table', 'print incidents as a table for people')
     .option('--squid-logformat <format>', 'Squid logformat: squid, common, combined or % codes')
-    .action(wrap(async (files: string[], cmd: Record<string, unknown>) => replayCommand(files, { ...globals(), ...(cmd as object), emit: (cmd.emit as 'incidents' | 'records') ?? 'incidents' })));
+    .action(wrap(async (files: string[], cmd: Record<string, unknown>) => replayCommand(files, { ...globals(), ...(cmd as object), emit: (cmd.emit as 'incidents' | 'records') ?? 'incidents' }, spawned)));
   program
     .command('check')
     .description('validate config and rules, build every component inertly, exit')
@@ -310,9 +317,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], spawned?: SpawnedPcapWorker): Promise<number> {
   let code = EXIT_OK;
-  const program = buildProgram((c) => (code = c));
+  const program = buildProgram((c) => (code = c), spawned);
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -322,6 +329,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`egressd: ${err instanceof Error ? err.message : String(err)}\n`);
     return exitCodeFor(err);
+  } finally {
+    // A command line the launcher read as a capture replay that turned out otherwise (usage error, help).
+    spawned?.discard();
   }
   return code;
 }
@@ -334,9 +344,12 @@ function invokedDirectly(): boolean {
   }
 }
 
-/** Run as the `egressd` program: the exit code of `main`, and no leftover keeping the process alive. */
-export function runProgram(argv: string[] = process.argv): void {
-  void main(argv).then((code) => {
+/**
+ * Run as the `egressd` program: the exit code of `main`, and no leftover keeping the process alive.
+ * `spawned`: the capture worker the launcher started early (src/cli/early-replay.ts), if any.
+ */
+export function runProgram(argv: string[] = process.argv, spawned?: SpawnedPcapWorker): void {
+  void main(argv, spawned).then((code) => {
     process.exitCode = code;
     // Sockets or timers a failed start left behind must not keep the process alive.
     setTimeout(() => process.exit(code), 2000).unref();

@@ -1,11 +1,11 @@
 import { ReadStream, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { SquidFormatConfig } from '../decode/squid/config.js';
 import { EgressdError } from '../errors.js';
+import { pcapWorkerWanted, type SpawnedPcapWorker } from './pcap/spawn.js';
 import type { PcapWorkerReplay } from './pcap/threaded.js';
 import type { FormatName, ReplayContext } from './types.js';
 
@@ -112,28 +112,28 @@ export async function replayInWorker(replay: PcapWorkerReplay, ctx: ReplayContex
   return replay.run(ctx, options.registry ? pcapMetrics(options.registry) : undefined);
 }
 
-/**
- * Whether capture files are read and assembled on a worker thread while this thread enriches and
- * detects: by default when the host has two or more CPUs. On 2 cores a 1M-packet replay took
- * 1.17 s against 1.35 s on one thread, for about 5 % less CPU (see bench/pcap.ts).
- * EGRESSD_PCAP_WORKER=1 or 0 forces either way.
- */
-export function pcapWorkerWanted(): boolean {
-  const setting = process.env.EGRESSD_PCAP_WORKER;
-  if (setting === '1') return true;
-  if (setting === '0') return false;
-  return availableParallelism() >= 2;
-}
+export { pcapWorkerWanted };
 
 /**
  * Start replaying a capture file on a worker thread now, to be taken later by `replayInWorker`;
  * undefined when the worker is not wanted (`pcapWorkerWanted`) or not available (running from
- * the TypeScript sources).
+ * the TypeScript sources). `spawned`, a worker the launcher started early, is used when it reads
+ * this very file, and stopped otherwise.
  */
-export async function startPcapReplay(path: string): Promise<PcapWorkerReplay | undefined> {
-  if (path === '-' || !pcapWorkerWanted()) return undefined;
+export async function startPcapReplay(path: string, spawned?: SpawnedPcapWorker): Promise<PcapWorkerReplay | undefined> {
+  const sourceId = inputSourceId(path);
+  const early = spawned !== undefined && spawned.path === path && spawned.sourceId === sourceId ? spawned : undefined;
+  if (early === undefined) spawned?.discard();
+  if (path === '-' || !pcapWorkerWanted()) {
+    early?.discard();
+    return undefined;
+  }
   const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
-  return pcapWorkerAvailable() ? new PcapWorkerReplay(path, inputSourceId(path)) : undefined;
+  if (!pcapWorkerAvailable()) {
+    early?.discard();
+    return undefined;
+  }
+  return new PcapWorkerReplay(path, sourceId, early);
 }
 
 /** Records' `source.id` for a replayed input: the file name, or `stdin`. */

@@ -195,6 +195,55 @@ describe('capture replay on a worker thread (EGRESSD_PCAP_WORKER=1)', () => {
   }
 });
 
+// The order of worker starts and of reads of the CLI bundle by the launcher.
+const EARLY_PROBE = `const threads = require('node:worker_threads');
+const fs = require('node:fs');
+const events = [];
+const Original = threads.Worker;
+threads.Worker = class extends Original {
+  constructor(file, options) {
+    events.push('worker ' + String(file).split('/').pop());
+    super(file, options);
+    this.on('exit', () => events.push('worker exit'));
+  }
+};
+const readFileSync = fs.readFileSync;
+fs.readFileSync = function (path, ...rest) {
+  if (String(path).endsWith('cli.cjs')) events.push('read cli.cjs');
+  return readFileSync.call(this, path, ...rest);
+};
+require('node:module').syncBuiltinESMExports();
+if (threads.isMainThread) process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(OUT, JSON.stringify(events)));
+`;
+
+describe('capture worker started by the launcher (egressd replay capture.pcap)', () => {
+  it('starts before the CLI is loaded, and the CLI goes on with it: one worker, same output as in-thread', () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    const early = probed<string[]>(EARLY_PROBE, ['replay', '--emit', 'records', file], { env: { EGRESSD_PCAP_WORKER: '1' } });
+    expect(early.report).toEqual(['worker pcap-worker.cjs', 'read cli.cjs', 'worker exit']);
+    const inThread = runCli(['replay', '--emit', 'records', file], { env: { EGRESSD_PCAP_WORKER: '0' } });
+    expect(early.stdout.trim()).not.toBe('');
+    expect(early.stdout).toBe(inThread.stdout);
+  });
+
+  it('stops a worker the CLI does not use (a format named after the file), with the output of that format', () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    const misread = probed<string[]>(EARLY_PROBE, ['replay', '--emit', 'records', file, '-f', 'netflow'], { env: { EGRESSD_PCAP_WORKER: '1' } });
+    expect(misread.report).toEqual(['worker pcap-worker.cjs', 'read cli.cjs', 'worker exit']);
+    const inThread = runCli(['replay', '--emit', 'records', file, '-f', 'netflow'], { env: { EGRESSD_PCAP_WORKER: '0' } });
+    expect(misread.stdout).toBe(inThread.stdout);
+  });
+
+  it('starts none for standard input, another format or when the worker is switched off', () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    expect(probed<string[]>(EARLY_PROBE, ['replay', '--emit', 'records', file], { env: { EGRESSD_PCAP_WORKER: '0' } }).report).toEqual(['read cli.cjs']);
+    expect(probed<string[]>(EARLY_PROBE, ['replay', '-f', 'netflow', '--emit', 'records', file], { env: { EGRESSD_PCAP_WORKER: '1' } }).report).toEqual(['read cli.cjs']);
+  });
+});
+
 // The bundle leaves parts of prom-client out (deploy/build-cli.mjs): the daemon's metrics must not change.
 describe('the bundled daemon', () => {
   async function metricFamilies(cli: string): Promise<string[]> {
