@@ -81,7 +81,8 @@ export async function replayInput(input: Readable, format: FormatName, ctx: Repl
         }
       }
       const [{ replayPcap }, { pcapSourceSchema }] = await Promise.all([import('./pcap/index.js'), import('./pcap/config.js')]);
-      return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry });
+      // A replay has this thread to itself: the file is read synchronously between chunks.
+      return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry, syncFileReads: true });
     }
     case 'netflow': {
       const [{ replayNetflowPcap }, { netflowSourceSchema }] = await Promise.all([import('./netflow/index.js'), import('./netflow/config.js')]);

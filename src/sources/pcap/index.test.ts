@@ -78,7 +78,7 @@ describe('replayPcap', () => {
     expect(records.map((r) => r.app?.infoHash)).toEqual([HASH]);
   });
 
-  it('reads a capture file given by its path the same way, across many reads', async () => {
+  it('reads a capture file given by its path, or a file stream synchronously or not, the same way, across many reads', async () => {
     // Larger than one file read, so records straddle read boundaries.
     const frames = [];
     for (let i = 0; i < 4000; i++) frames.push({ tsMs: T0 + i, data: ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(30000 + (i % 50), 53, Buffer.alloc(300, i)))) });
@@ -86,11 +86,17 @@ describe('replayPcap', () => {
     writeFileSync(path, pcapFile(1, frames));
     const fromPath: FlowRecord[] = [];
     const fromStream: FlowRecord[] = [];
+    const fromFileSync: FlowRecord[] = [];
+    const fromFileAsync: FlowRecord[] = [];
     const config = pcapSourceSchema.parse({ type: 'pcap' });
     await replayCapture({ path }, context(new Registry(), fromPath), config);
     await replayCapture(Readable.from([readFileSync(path)]), context(new Registry(), fromStream), config);
+    await replayCapture(createReadStream(path), context(new Registry(), fromFileSync), config, { syncFileReads: true });
+    await replayCapture(createReadStream(path), context(new Registry(), fromFileAsync), config);
     expect(fromPath.length).toBe(50);
     expect(fromPath).toStrictEqual(fromStream);
+    expect(fromFileSync).toStrictEqual(fromStream);
+    expect(fromFileAsync).toStrictEqual(fromStream);
     expect(fromPath.reduce((n, r) => n + r.packetsOut, 0)).toBe(4000);
   });
 

@@ -44,6 +44,11 @@ export interface CaptureReplayOptions {
   pcapMetrics?: PcapMetrics;
   /** Live input: advance flow time by the wall clock while no packet arrives (daemon only). */
   wallClockIdle?: boolean;
+  /**
+   * A file stream is read synchronously, the event loop let in between chunks: for replays, where
+   * nothing else on this thread waits for it (some 5 % faster). Not for the daemon's sources.
+   */
+  syncFileReads?: boolean;
 }
 
 /**
@@ -95,7 +100,7 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
   }
 
   try {
-    for await (const chunk of chunksOf(input)) {
+    for await (const chunk of chunksOf(input, options.syncFileReads === true)) {
       if (ctx.signal?.aborted) break;
       reader.feed(chunk);
       if (reader.stopped) {
@@ -131,13 +136,13 @@ const FILE_CHUNK = 1024 * 1024;
  * buffer instead: a fresh 64 KiB–1 MiB Buffer per chunk costs more in garbage collection than
  * decoding does.
  */
-function chunksOf(input: Readable | CaptureFile): AsyncIterable<Buffer> {
-  if (isCaptureFile(input)) return readFileInTurns(input.path);
+function chunksOf(input: Readable | CaptureFile, syncFileReads: boolean): AsyncIterable<Buffer> {
+  if (isCaptureFile(input)) return readFileInTurns(input.path, 0);
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
     const start = (input as ReadStream & { start?: number }).start ?? 0;
     input.destroy();
-    return readFileReusing(path, start);
+    return syncFileReads ? readFileInTurns(path, start) : readFileReusing(path, start);
   }
   return input as AsyncIterable<Buffer>;
 }
@@ -155,11 +160,11 @@ function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
  * Synchronous reads into one reused buffer, the event loop let in between chunks (abort, acks).
  * On a thread of its own this is some 7 % faster than asynchronous reads through the thread pool.
  */
-async function* readFileInTurns(path: string): AsyncGenerator<Buffer> {
+async function* readFileInTurns(path: string, start: number): AsyncGenerator<Buffer> {
   const fd = openSync(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(FILE_CHUNK);
-    for (let position = 0; ; ) {
+    for (let position = start; ; ) {
       const bytesRead = readSync(fd, buffer, 0, FILE_CHUNK, position);
       if (bytesRead === 0) return;
       position += bytesRead;
