@@ -124,17 +124,14 @@ export { pcapWorkerWanted };
 export async function startPcapReplay(path: string, spawned?: SpawnedPcapWorker): Promise<PcapWorkerReplay | undefined> {
   const sourceId = inputSourceId(path);
   const early = spawned !== undefined && spawned.path === path && spawned.sourceId === sourceId ? spawned : undefined;
-  if (early === undefined) spawned?.discard();
-  if (path === '-' || !pcapWorkerWanted()) {
-    early?.discard();
-    return undefined;
+  let replay: PcapWorkerReplay | undefined;
+  if (path !== '-' && pcapWorkerWanted()) {
+    const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
+    if (pcapWorkerAvailable()) replay = new PcapWorkerReplay(path, sourceId, early);
   }
-  const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
-  if (!pcapWorkerAvailable()) {
-    early?.discard();
-    return undefined;
-  }
-  return new PcapWorkerReplay(path, sourceId, early);
+  // The launcher's worker goes on in this replay, or stops.
+  if (replay === undefined || early === undefined) spawned?.discard();
+  return replay;
 }
 
 /** Records' `source.id` for a replayed input: the file name, or `stdin`. */
