@@ -1,5 +1,28 @@
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { MetricOps } from './worker-protocol.js';
+import { RecordPacker } from './transfer.js';
+import { MetricOps, postBatch, type FromWorker } from './worker-protocol.js';
+import type { FlowRecord } from '../../record.js';
+
+describe('postBatch', () => {
+  it('copies the packed arrays: the worker detaches no ArrayBuffer', async () => {
+    const record: FlowRecord = {
+      ts: 1, tsEnd: 2, src: '10.0.0.1', srcPort: 40000, dst: '192.0.2.7', dstPort: 443, proto: 6,
+      bytesOut: 10, bytesIn: 20, packetsOut: 1, packetsIn: 1, source: { type: 'pcap', id: 'a' },
+      serverName: undefined, app: undefined, url: undefined, method: undefined, userAgent: undefined, host: undefined, remote: undefined, approval: undefined,
+    };
+    const packed = new RecordPacker().pack([record])!;
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<FromWorker>((resolve) => port2.once('message', resolve));
+    postBatch(port1, packed, []);
+    const message = await received;
+    port1.close();
+    expect(packed.numbers.buffer.byteLength).toBe(9 * 8);
+    expect(packed.refs.buffer.byteLength).toBeGreaterThan(0);
+    expect(message.t).toBe('batch');
+    expect(message.t === 'batch' && [...message.packed.numbers]).toEqual([...packed.numbers]);
+  });
+});
 
 describe('MetricOps', () => {
   it('sends one operation per series between two takes: increments summed, the last value set', () => {

@@ -1,5 +1,6 @@
 // Messages between a capture replay worker and the main thread, and the metric updates the
 // worker records for the main thread to apply to the real registry.
+import type { MessagePort } from 'node:worker_threads';
 import type { FlowRecord } from '../../record.js';
 import type { PackedRecords } from './transfer.js';
 
@@ -33,6 +34,16 @@ export type FromWorker =
   | { t: 'error'; error: WorkerError; ops: MetricOp[] };
 
 export type ToWorker = { t: 'ack' } | { t: 'abort' };
+
+/**
+ * Post a packed batch, its arrays copied rather than transferred: the first ArrayBuffer a thread
+ * detaches makes V8 throw away every optimized function that reads a typed array (all the
+ * decoders) and compile them again with detach checks. Copying some 50 KB per batch costs far
+ * less: a 1M-packet replay took 0.94 s instead of 0.99 s (bench/pcap.ts).
+ */
+export function postBatch(port: Pick<MessagePort, 'postMessage'>, packed: PackedRecords, ops: MetricOp[]): void {
+  port.postMessage({ t: 'batch', packed, ops } satisfies FromWorker);
+}
 
 /**
  * Counters and gauges with the prom-client calls the packet source makes, recording them. Calls on

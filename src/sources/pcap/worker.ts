@@ -10,7 +10,7 @@ import { PCAP_REPLAY_DEFAULTS } from './defaults.js';
 import type { PcapMetrics } from './metrics.js';
 import { replayCapture } from './replay.js';
 import { RecordPacker } from './transfer.js';
-import { MetricOps, type FromWorker, type ToWorker, type WorkerInput } from './worker-protocol.js';
+import { MetricOps, postBatch, type FromWorker, type ToWorker, type WorkerInput } from './worker-protocol.js';
 
 if (parentPort === null) throw new Error('the capture replay worker runs as a worker thread');
 const port: MessagePort = parentPort;
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
           unacknowledged++;
           const packed = packer.pack(batch);
           if (packed === undefined) post({ t: 'records', records: batch, ops: ops.take() });
-          else port.postMessage({ t: 'batch', packed, ops: ops.take() } satisfies FromWorker, [packed.numbers.buffer, packed.refs.buffer]);
+          else postBatch(port, packed, ops.take());
         },
       },
       metrics: ops.sourceMetrics() as unknown as SourceMetrics,
