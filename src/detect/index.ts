@@ -8,7 +8,7 @@ import { SwarmIndex, noteSourceAddress, sourceKey, type SwarmContext, type Swarm
 import { parseIPv4 } from '../util/ip.js';
 import type { DetectConfig, DetectionRules } from './config.js';
 import type { DetectionEngine } from './types.js';
-import { HostState, featureContext, type FeatureContext, type Features, type Population } from './features.js';
+import { HostState, featureContext, featuresScratch, type FeatureContext, type Features, type Population } from './features.js';
 import { ObjectIndex } from './objects.js';
 import { hasCurrentSignal, scoreRule, severityFor, sustainRule, type RuleShape, type Scored } from './scoring.js';
 import { SNAPSHOT_VERSION, decodeHost, encodeHost, readSnapshotLines, snapshotPath, writeAtomically } from './snapshot.js';
@@ -303,7 +303,7 @@ class Engine implements DetectionEngine, EngineIntrospection {
 
   private readonly swarmContext: SwarmContext;
   /** Filled by every evaluation and read before the next: scores copy what they keep. */
-  private readonly scratchFeatures: Features = {};
+  private readonly scratchFeatures: Features = featuresScratch();
 
   /** The short window of `state` closed: read its features and score the per-host rules. */
   private closeShort(state: HostState): void {
