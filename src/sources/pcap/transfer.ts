@@ -1,8 +1,8 @@
-// Flow records between the replay worker and the main thread, packed: numbers in one transferred
-// Float64Array, every text (app evidence included) as an id into a string table both threads
-// keep, so each distinct address, name or hash crosses once and the main thread's records share
-// one string object per value. Cloning the records object by object costs both threads several
-// times more.
+// Flow records between the replay worker and the main thread, packed: numbers in one
+// Float64Array (copied, not transferred: see postBatch), every text (app evidence included) as an
+// id into a string table both threads keep, so each distinct address, name or hash crosses once
+// and the main thread's records share one string object per value. Cloning the records object by
+// object costs both threads several times more.
 import type { AppEvidence, FlowRecord, SourceRef } from '../../record.js';
 
 const NUMBERS = 9;
