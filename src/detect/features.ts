@@ -88,6 +88,16 @@ export interface Population {
   hosts: number;
 }
 
+/**
+ * Zero stored as a double (-0 is no small integer): a field that starts as a small integer and
+ * later holds a fraction changes representation in the middle of a replay, and V8 then drops the
+ * optimized code of every function reading a HostState.
+ */
+const DOUBLE_ZERO = -0;
+
+/** No population statistics yet, with the fields of real ones (the same shape, doubles where they are). */
+const NO_POPULATION: Population = { median: DOUBLE_ZERO, mad: DOUBLE_ZERO, hosts: 0 };
+
 /** What the rules see for one host at one evaluation. */
 export type Features = Record<string, number>;
 
@@ -200,7 +210,7 @@ export class HostState {
   objectsLong: HyperLogLog | null = null;
 
   // Baseline (EWMA of medium-window unapproved bytes).
-  ewma = 0;
+  ewma = DOUBLE_ZERO;
   baselineWindows = 0;
 
   // Identity and protocol evidence.
@@ -574,8 +584,14 @@ export class HostState {
     f.large_objects_1h = this.mLargeObjects;
     f.sequential_1h = this.mSequential;
     f.shared_objects_24h = ring[R_SHARED]! + this.mShared;
-    f.volume_vs_baseline = baselineReady ? this.mBytesIn / Math.max(this.ewma, ctx.baselineFloor) : 0;
-    f.volume_z = population && population.hosts > 0 ? Math.max(0, (this.mBytesIn - population.median) / Math.max(1.4826 * population.mad, ctx.baselineFloor)) : 0;
+    // Both computed on every call, used or not: a read or call first reached in the middle of a
+    // replay (once the baseline or the population is ready) deoptimizes this function.
+    const floor = ctx.baselineFloor;
+    const { hosts, median, mad } = population ?? NO_POPULATION;
+    const volumeVsBaseline = this.mBytesIn / Math.max(this.ewma, floor);
+    const volumeZ = Math.max(0, (this.mBytesIn - median) / Math.max(1.4826 * mad, floor));
+    f.volume_vs_baseline = baselineReady ? volumeVsBaseline : 0;
+    f.volume_z = hosts > 0 ? volumeZ : 0;
     f.approved_share = bytesIn24 + approvedIn24 > 0 ? approvedIn24 / (bytesIn24 + approvedIn24) : 0;
     return f;
   }
