@@ -298,6 +298,10 @@ export class FlowTracker {
     // The lower endpoint first so both directions meet in one flow.
     let key: FlowKey;
     let flow: Flow | undefined;
+    /** The flow found under the hash key is the packet's (or the previous packet's flow is). */
+    let same: boolean;
+    /** The packet's source is the lower endpoint in key order. */
+    let srcLow: boolean;
     /** IPv6 only: 1 when the packet's source is the lower endpoint, 0 when not, 2 when both are equal. */
     let srcIsLowV6 = -1;
     if (view.ipVersion === 4) {
@@ -305,7 +309,7 @@ export class FlowTracker {
       const d = view.dstV4;
       const sp = view.srcPort;
       const dp = view.dstPort;
-      const srcLow = s < d || (s === d && sp <= dp);
+      srcLow = s < d || (s === d && sp <= dp);
       const low = srcLow ? s : d;
       const lowPort = srcLow ? sp : dp;
       const high = srcLow ? d : s;
@@ -316,26 +320,17 @@ export class FlowTracker {
       if (last !== undefined && last.proto === proto && last.lowV4 === low && last.lowPort === lowPort && last.highV4 === high && last.highPort === highPort) {
         key = last.key;
         flow = last;
+        same = true;
       } else {
         // A number key: no string built or hashed per packet.
         key = hashV4(proto, low, lowPort, high, highPort);
         flow = this.flows.get(key);
-        const same = flow !== undefined && !flow.v6 && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
-        if (!same && (flow !== undefined || this.hashCollided)) {
-          const text = textKeyV4(proto, low, lowPort, high, highPort);
-          const found = this.flows.get(text);
-          if (found !== undefined || flow !== undefined) {
-            // Ours under its text key, or the hash belongs to another flow: use the text key.
-            if (flow !== undefined) this.hashCollided = true;
-            key = text;
-          }
-          flow = found;
-        }
+        same = flow !== undefined && !flow.v6 && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
       }
     } else {
       const buf = view.buf;
       const order = compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort);
-      const srcLow = order <= 0;
+      srcLow = order <= 0;
       const lowOff = srcLow ? view.srcOff : view.dstOff;
       const lowPort = srcLow ? view.srcPort : view.dstPort;
       const highOff = srcLow ? view.dstOff : view.srcOff;
@@ -343,18 +338,19 @@ export class FlowTracker {
       const proto = view.proto;
       key = hashV6(buf, proto, lowOff, lowPort, highOff, highPort);
       flow = this.flows.get(key);
-      const same = flow !== undefined && flow.v6 && flow.proto === proto && flow.lowPort === lowPort && flow.highPort === highPort && sameWordsV6(flow.wordsV6!, buf, lowOff, highOff);
-      if (!same && (flow !== undefined || this.hashCollided)) {
-        const text = textKeyV6(buf, proto, lowOff, lowPort, highOff, highPort);
-        const found = this.flows.get(text);
-        if (found !== undefined || flow !== undefined) {
-          if (flow !== undefined) this.hashCollided = true;
-          key = text;
-        }
-        flow = found;
-      }
+      same = flow !== undefined && flow.v6 && flow.proto === proto && flow.lowPort === lowPort && flow.highPort === highPort && sameWordsV6(flow.wordsV6!, buf, lowOff, highOff);
       // Both endpoints equal: every packet counts as the initiator's, as an endpoint comparison would.
       srcIsLowV6 = order === 0 ? 2 : srcLow ? 1 : 0;
+    }
+    if (!same && (flow !== undefined || this.hashCollided)) {
+      const text = this.textKeyOf(view);
+      const found = this.flows.get(text);
+      if (found !== undefined || flow !== undefined) {
+        // Ours under its text key, or the hash belongs to another flow: use the text key.
+        if (flow !== undefined) this.hashCollided = true;
+        key = text;
+      }
+      flow = found;
     }
     const flags = view.tcpFlags;
     if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
@@ -367,7 +363,7 @@ export class FlowTracker {
         this.stats.count(this.stats.skipped, 'after_close');
         return;
       }
-      flow = this.open(view, key, tsMs);
+      flow = this.open(view, key, tsMs, srcLow);
     }
     else if (!flow.restart && tsMs - flow.ts >= this.options.activeTimeoutMs) this.emit(flow, 'active');
     if (view.ipVersion === 4) this.lastFlowV4 = flow;
@@ -415,7 +411,8 @@ export class FlowTracker {
     return s < d || (s === d && sp <= dp) ? textKeyV4(view.proto, s, sp, d, dp) : textKeyV4(view.proto, d, dp, s, sp);
   }
 
-  private open(view: PacketView, key: FlowKey, tsMs: number): Flow {
+  /** `srcLow`: the packet's source is the lower endpoint in key order (as `account` found). */
+  private open(view: PacketView, key: FlowKey, tsMs: number, srcLow: boolean): Flow {
     if (this.flows.size >= this.options.maxFlows) {
       // Oldest-created flow goes first: bounded memory wins over completeness.
       const oldest = this.flows.values().next();
@@ -448,7 +445,6 @@ export class FlowTracker {
     flow.tsEnd = tsMs;
     if (view.ipVersion === 6) {
       const buf = view.buf;
-      const srcLow = compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort) <= 0;
       const lowOff = srcLow ? view.srcOff : view.dstOff;
       const highOff = srcLow ? view.dstOff : view.srcOff;
       flow.lowPort = srcLow ? view.srcPort : view.dstPort;
@@ -465,7 +461,6 @@ export class FlowTracker {
       flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
       const s = view.srcV4;
       const d = view.dstV4;
-      const srcLow = s < d || (s === d && view.srcPort <= view.dstPort);
       flow.lowV4 = srcLow ? s : d;
       flow.lowPort = srcLow ? view.srcPort : view.dstPort;
       flow.highV4 = srcLow ? d : s;
@@ -795,8 +790,7 @@ export class FlowTracker {
   private end(flow: Flow, reason: EndReason): void {
     this.flows.delete(flow.key);
     if (flow === this.lastFlowV4) this.lastFlowV4 = undefined;
-    if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
-    flow.inspection = undefined;
+    this.stopInspecting(flow);
     if (flow.closedAt >= 0) {
       const text = typeof flow.key === 'string' ? flow.key : flow.v6 ? flow.textKeyV6 : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort);
       this.closedKeys.set(text, true, this.now);
