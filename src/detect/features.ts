@@ -91,7 +91,7 @@ export interface Population {
 /**
  * Zero stored as a double (-0 is no small integer): a field that starts as a small integer and
  * later holds a fraction changes representation in the middle of a replay, and V8 then drops the
- * optimized code of every function reading a HostState.
+ * optimized code of every function reading that object.
  */
 const DOUBLE_ZERO = -0;
 
@@ -136,13 +136,12 @@ const FEATURE_NAMES = [
 ] as const;
 
 /**
- * A features object to fill again and again (HostState.features `into`). Its fields start as
- * doubles: a field first set to a small integer and later to a fraction changes representation,
- * and V8 then throws away the optimized code of every reader, the scoring's above all.
+ * A features object to fill again and again (HostState.features `into`), its fields doubles from
+ * the start (see DOUBLE_ZERO): the scoring reads it above all.
  */
 export function featuresScratch(): Features {
   const f: Features = {};
-  for (const name of FEATURE_NAMES) f[name] = Number.NaN;
+  for (const name of FEATURE_NAMES) f[name] = DOUBLE_ZERO;
   return f;
 }
 

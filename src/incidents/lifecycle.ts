@@ -277,7 +277,6 @@ export class IncidentBook {
   }
 }
 
-
 function markOf(inc: Incident, lastActivity: number): Tracked['emitted'] {
   return {
     bytes: inc.evidence.bytes_in + inc.evidence.bytes_out,

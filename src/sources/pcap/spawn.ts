@@ -26,7 +26,7 @@ export function pcapWorkerAvailable(): boolean {
 /**
  * Whether capture files are read and assembled on a worker thread while this thread enriches and
  * detects: by default when the host has two or more CPUs. On 2 cores a 1M-packet replay took
- * 0.92 s against 1.04 s on one thread, for about the same CPU (see bench/pcap.ts).
+ * 0.91 s against 1.12 s on one thread, for about the same CPU (see bench/pcap.ts).
  * EGRESSD_PCAP_WORKER=1 or 0 forces either way.
  */
 export function pcapWorkerWanted(): boolean {
