@@ -157,7 +157,18 @@ async function replayFiles(files: string[], opts: ReplayCommandOptions, early: P
   }
   const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
   const incidents = new Map<string, Incident>();
+  // A reader that went away (`| head`) ends the replay quietly; any other write error fails it.
+  let readerGone = false;
+  let writeFailure: EgressdError | undefined;
+  const output = { stopInputs: (): void => undefined };
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (readerGone || writeFailure) return;
+    if (err.code === 'EPIPE') readerGone = true;
+    else writeFailure = new EgressdError('IO', `writing ${opts.out ?? 'standard output'}: ${err.message}`);
+    output.stopInputs();
+  });
   const write = (text: string) => {
+    if (readerGone || writeFailure) return;
     if (!out.write(text)) pendingDrain = true;
   };
   let pendingDrain = false;
@@ -186,6 +197,8 @@ async function replayFiles(files: string[], opts: ReplayCommandOptions, early: P
     graceTimer(config.pipeline.shutdown_grace, logger);
     daemon.abortInputs();
   });
+  output.stopInputs = () => daemon.abortInputs();
+  if (readerGone || writeFailure) output.stopInputs();
   await daemon.start();
   let failure: unknown;
   try {
@@ -200,12 +213,17 @@ async function replayFiles(files: string[], opts: ReplayCommandOptions, early: P
     write(opts.table ? incidentsTable(sorted) : sorted.map((i) => JSON.stringify(i) + '\n').join(''));
   }
   await new Promise<void>((resolve) => {
-    if (out === process.stdout) {
-      if (pendingDrain) process.stdout.once('drain', resolve);
-      else resolve();
+    if (readerGone || writeFailure) {
+      if (out !== process.stdout) (out as WriteStream).destroy();
+      resolve();
+    } else if (out === process.stdout) {
+      if (!pendingDrain) return resolve();
+      process.stdout.once('drain', resolve);
+      process.stdout.once('error', () => resolve());
     } else (out as WriteStream).end(resolve);
   });
   if (failure) throw failure;
+  if (writeFailure) throw writeFailure;
   return stopFailure ? EXIT_RUNTIME : EXIT_OK;
 }
 

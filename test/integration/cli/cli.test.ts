@@ -183,6 +183,27 @@ describe('egressd CLI', () => {
     await stopProcess(child);
   });
 
+  it('regression: a reader that goes away (| head) ends the replay quietly with exit 0; a full disk fails it with exit 1', async () => {
+    const log = join(dir.path, 'piped.log');
+    await writeZeekCorpus(log, { lines: 200_000, hosts: 50 });
+    const stateDir = join(dir.path, 'piped-state');
+    const child = spawn(process.execPath, [CLI, 'replay', '--rules', RULES, '--state-dir', stateDir, '--emit', 'records', log], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Read the first chunk, then close the pipe as `head` does.
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (c) => resolve(c))));
+    expect(JSON.parse(first.split('\n')[0]!)).toHaveProperty('source');
+    expect(stderr).not.toContain('EPIPE');
+    expect(code, stderr).toBe(0);
+    expect(auditActions(stateDir).at(-1)).toBe('stop');
+
+    const full = runCli(['replay', '--rules', RULES, '--state-dir', join(dir.path, 'full-state'), '--emit', 'records', '--out', '/dev/full', log]);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toContain('writing /dev/full');
+  });
+
   it('stops loudly with a non-zero exit when the journal cannot be written', () => {
     const notADir = join(dir.path, 'file-not-dir');
     writeFileSync(notADir, 'x');
