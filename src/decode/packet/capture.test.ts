@@ -104,6 +104,14 @@ describe('pcapng', () => {
     }
   });
 
+  it('regression: every one of many interfaces keeps its own timestamp resolution (a table overlapping the core\'s static data broke the 16th on)', () => {
+    const interfaces = Array.from({ length: 40 }, (_, i) => ({ linktype: 1, tsresol: i % 2 ? 9 : 6 }));
+    const packets = interfaces.map((_, i) => ({ tsMs: T0 + i * 1000 + 0.5, data: P1, iface: i }));
+    const { packets: seen, errors } = readAll(pcapngFile(interfaces, packets), 97);
+    expect(errors).toEqual([]);
+    expect(seen.map((p) => p.tsMs)).toEqual(packets.map((p) => p.tsMs));
+  });
+
   it('counts a packet on an interface never described', () => {
     const file = pcapngFile([{ linktype: 1 }], [{ tsMs: T0, data: P1, iface: 0 }]);
     // Point the packet at interface 5.
@@ -112,6 +120,21 @@ describe('pcapng', () => {
     const { packets, errors } = readAll(file);
     expect(packets).toHaveLength(0);
     expect(errors).toEqual(['unknown_interface']);
+  });
+
+  it('frames a block larger than the input area (it grows), read in small chunks', () => {
+    const big = Buffer.alloc(5 * 1024 * 1024 + 3, 7);
+    big.writeUInt32BE(0xdeadbeef, big.length - 4);
+    const file = pcapngFile([{ linktype: 1 }], [
+      { tsMs: T0, data: P1 },
+      { tsMs: T0 + 1, data: big },
+      { tsMs: T0 + 2, data: P2 },
+    ]);
+    const { packets, errors } = readAll(file, 64 * 1024);
+    expect(errors).toEqual([]);
+    expect(packets.map((p) => p.data.length / 2)).toEqual([P1.length, big.length, P2.length]);
+    expect(packets[1]!.data.endsWith('deadbeef')).toBe(true);
+    expect(packets[2]!.data).toBe(P2.toString('hex'));
   });
 
   it('stops on a block length that breaks the framing', () => {

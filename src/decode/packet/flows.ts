@@ -1,6 +1,8 @@
 // Bidirectional flow assembly on packet time, with protocol identification on the first
 // payload packets of each flow. A flow becomes one FlowRecord when it ends: TCP FIN/RST,
 // idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
+// Framing, decoding and the flow table run in the packet core (WebAssembly, ./core.ts); this
+// side identifies flows and builds their records.
 
 import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
 import { IPv4TextCache } from '../../util/ip.js';
@@ -20,8 +22,11 @@ import {
   isBitTorrentServiceName,
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketView, decodeLayers, formatIPv6At, u32 } from './layers.js';
+import { END_REASONS, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
+import { PacketView, formatIPv6At } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
+
+export type { EndReason } from './core.js';
 
 export interface FlowOptions {
   sourceId: string;
@@ -54,8 +59,6 @@ export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
   maxHeadBytes: 32 * 1024 * 1024,
 };
 
-export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'evicted' | 'end';
-
 /** Plain counters, read and reset by the source (no metric call per packet). */
 export class TrackerStats {
   packets = 0;
@@ -68,28 +71,13 @@ export class TrackerStats {
   /** Records produced, by why the flow (or its partial record) ended. */
   readonly ended = new Map<EndReason, number>();
 
-  count(map: Map<string, number>, reason: string): void {
-    map.set(reason, (map.get(reason) ?? 0) + 1);
+  count(map: Map<string, number>, reason: string, n = 1): void {
+    map.set(reason, (map.get(reason) ?? 0) + n);
   }
 }
 
+/** A peer endpoint as remembered: IPv4 address * 65536 + port, or IPv6 bytes (latin1) + port. */
 type Endpoint = number | string;
-type FlowKey = number | string;
-
-/** Text key of an IPv4 flow: 16-bit units, no number formatting; the lower endpoint first. */
-function textKeyV4(proto: number, low: number, lowPort: number, high: number, highPort: number): string {
-  return String.fromCharCode(proto, low >>> 16, low & 0xffff, lowPort, high >>> 16, high & 0xffff, highPort);
-}
-
-/** A small-integer hash of an IPv4 5-tuple (endpoints in key order). Exported for tests. */
-export function hashV4(proto: number, low: number, lowPort: number, high: number, highPort: number): number {
-  let h = Math.imul(low ^ 0x9e3779b9, 0x85ebca6b) ^ high;
-  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ ((lowPort << 16) | highPort);
-  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ proto;
-  h ^= h >>> 16;
-  // 31 bits, signed: a small integer, so a map lookup allocates nothing.
-  return h >> 1;
-}
 
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
@@ -121,21 +109,8 @@ class Inspection {
   }
 }
 
+/** What this side keeps of a tracked flow; counters and times are in its core slot. */
 class Flow {
-  ts = 0;
-  tsEnd = 0;
-  bytesOut = 0;
-  bytesIn = 0;
-  packetsOut = 0;
-  packetsIn = 0;
-  /** Set after a partial record: the next packet starts the next record. */
-  restart = false;
-  finOut = false;
-  finIn = false;
-  /** Packet time at which the flow was closed by FIN/RST, or -1. */
-  closedAt = -1;
-  closeReason: EndReason = 'fin';
-  inspectDone = false;
   /** Created by the first payload packet, dropped when identification stops. */
   inspection: Inspection | undefined = undefined;
   app: AppEvidence | undefined = undefined;
@@ -143,23 +118,10 @@ class Flow {
   url: string | undefined = undefined;
   method: string | undefined = undefined;
   userAgent: string | undefined = undefined;
-  /** IPv4 initiator address: the direction test without building endpoint keys. */
-  initiatorV4 = -1;
-  /** IPv4 endpoints in key order (lower first): checks a hashed key, rebuilds the text key. */
-  lowV4 = 0;
-  lowPort = 0;
-  highV4 = 0;
-  highPort = 0;
-  /** IPv6: both addresses in key order as eight 32-bit words (checks a hashed key). */
-  wordsV6: Uint32Array | undefined = undefined;
-  /** IPv6: the initiator is the lower endpoint in key order (the direction test). */
-  initiatorLow = false;
-  /** IPv6: the text key, as closed flows are remembered. */
-  textKeyV6 = '';
 
   constructor(
-    /** A number (hash of the 5-tuple) or the text key; see FlowTracker.account. */
-    readonly key: FlowKey,
+    /** The flow's slot in the core. */
+    readonly slot: number,
     readonly proto: number,
     readonly v6: boolean,
     readonly initiator: Endpoint,
@@ -175,52 +137,20 @@ function endpointV6(buf: Buffer, off: number, port: number): string {
   return buf.toString('latin1', off, off + 16) + String.fromCharCode(port);
 }
 
-/** IPv6 endpoints in key order (as their text keys sort): negative when `a` comes first, 0 when equal. */
-function compareV6(buf: Buffer, aOff: number, aPort: number, bOff: number, bPort: number): number {
-  for (let i = 0; i < 16; i++) {
-    const d = buf[aOff + i]! - buf[bOff + i]!;
-    if (d !== 0) return d;
-  }
-  return aPort - bPort;
-}
-
-/** A small-integer hash of an IPv6 5-tuple (endpoints in key order). Exported for tests. */
-export function hashV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number): number {
-  let h = Math.imul(proto ^ 0x9e3779b9, 0x85ebca6b);
-  for (let i = 0; i < 16; i += 4) {
-    h = Math.imul(h ^ u32(buf, lowOff + i), 0xc2b2ae35);
-    h = Math.imul(h ^ u32(buf, highOff + i) ^ (h >>> 15), 0x27d4eb2f);
-  }
-  h = Math.imul(h ^ ((lowPort << 16) | highPort) ^ (h >>> 13), 0x85ebca6b);
-  h ^= h >>> 16;
-  return h >> 1;
-}
-
-function textKeyV6(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number): string {
-  return `6${proto}|${endpointV6(buf, lowOff, lowPort)}|${endpointV6(buf, highOff, highPort)}`;
-}
-
-function sameWordsV6(words: Uint32Array, buf: Buffer, lowOff: number, highOff: number): boolean {
-  for (let i = 0; i < 4; i++) if (words[i] !== u32(buf, lowOff + 4 * i) || words[4 + i] !== u32(buf, highOff + 4 * i)) return false;
-  return true;
-}
-
 /** Endpoint key of a compact peer entry (6 bytes IPv4 or 18 bytes IPv6), as flows key them. */
 function compactEndpoint(entry: Buffer): Endpoint {
   if (entry.length === 6) return entry.readUInt32BE(0) * 65536 + entry.readUInt16BE(4);
   return endpointV6(entry, 0, entry.readUInt16BE(16));
 }
 
+/** In 8-byte units, the time of the packet being handled in the core's view. */
+const V_TS_F64 = 8;
+
 export class FlowTracker {
-  /**
-   * Flows sit under a hash of their 5-tuple (checked against the flow's endpoints); one whose
-   * hash is taken by another flow under its text key.
-   */
-  private readonly flows = new Map<FlowKey, Flow>();
-  /** Set once a flow had to take its text key: a miss then also looks there. */
-  private hashCollided = false;
-  /** The IPv4 flow of the previous IPv4 packet, while it is tracked. */
-  private lastFlowV4: Flow | undefined;
+  private readonly core: PacketCore;
+  /** This side of each tracked flow, by core slot. */
+  private readonly flows: (Flow | undefined)[] = [];
+  /** The packet being inspected, read from the core. */
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
   /** One source reference shared by every record, as the line decoders do. */
@@ -229,31 +159,53 @@ export class FlowTracker {
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
   private readonly dnsNames: BoundedTtlCache<number | string, string>;
-  /** Keys of TCP flows recently closed by FIN/RST: late ACKs and FIN retransmissions land here. */
-  private readonly closedKeys: BoundedTtlCache<string, true>;
-  private now = 0;
-  private nextSweep = 0;
   /** Bytes held in stream heads awaiting a decision, across all flows. */
   private headBytes = 0;
   private readonly maxHeadBytes: number;
-  private readonly sweepEveryMs: number;
+  private readonly counts: TrackerStats;
 
   constructor(
     private readonly options: FlowOptions,
     /** Records are appended here; the caller drains it. */
     readonly out: FlowRecord[],
-    readonly stats: TrackerStats = new TrackerStats(),
+    stats: TrackerStats = new TrackerStats(),
   ) {
+    this.counts = stats;
     this.source = { type: 'pcap', id: options.sourceId };
     this.knownPeers = new BoundedTtlCache(options.knownPeerMax, options.knownPeerTtlMs);
     this.dnsNames = new BoundedTtlCache(options.dnsCacheMax, options.dnsCacheTtlMs);
-    this.closedKeys = new BoundedTtlCache(Math.min(options.maxFlows, 65_536), options.idleTimeoutMs);
     this.maxHeadBytes = options.maxHeadBytes;
-    this.sweepEveryMs = Math.max(100, Math.min(1000, options.idleTimeoutMs / 4, options.closeLingerMs));
+    this.core = new PacketCore(
+      {
+        opened: (slot) => this.opened(slot),
+        inspect: (slot, outbound) => this.inspectPacket(slot, outbound === 1),
+        ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
+      },
+      {
+        maxFlows: Math.max(1, options.maxFlows),
+        closedMax: Math.min(options.maxFlows, 65_536),
+        idleTimeoutMs: options.idleTimeoutMs,
+        activeTimeoutMs: options.activeTimeoutMs,
+        closeLingerMs: options.closeLingerMs,
+        sweepEveryMs: Math.max(100, Math.min(1000, options.idleTimeoutMs / 4, options.closeLingerMs)),
+      },
+    );
+  }
+
+  /** Counters so far (the core's taken in first). */
+  get stats(): TrackerStats {
+    const stats = this.counts;
+    const c = this.core.takeCounts();
+    stats.packets += c.packets;
+    stats.bytes += c.bytes;
+    stats.fragments += c.fragments;
+    stats.evicted += c.evicted;
+    for (const [reason, n] of c.reasons) stats.count(SKIP_REASONS.has(reason) ? stats.skipped : stats.errors, reason, n);
+    return stats;
   }
 
   get trackedFlows(): number {
-    return this.flows.size;
+    return this.core.trackedFlows;
   }
 
   get knownPeerCount(): number {
@@ -269,213 +221,103 @@ export class FlowTracker {
     return this.headBytes;
   }
 
-  /** One captured packet. Never throws on packet content. */
+  // ---- capture input ----
+
+  get captureFormat(): 'pcap' | 'pcapng' | undefined {
+    return this.core.captureFormat;
+  }
+
+  /** True once the capture framing is lost; later input is ignored. */
+  get stopped(): boolean {
+    return this.core.stopped;
+  }
+
+  /** Packets framed so far. */
+  get packetsFramed(): number {
+    return this.core.packets;
+  }
+
+  /** The next chunk of a capture (pcap or pcapng, any chunking). Throws DecodeError('bad_magic') for input that is not a capture. */
+  feed(chunk: Uint8Array): void {
+    this.core.feed(chunk);
+  }
+
+  /** Capture bytes read by `read` straight into the core (see PacketCore.readInto). */
+  readInto(read: (room: Buffer) => number): number {
+    return this.core.readInto(read);
+  }
+
+  /** Room for an asynchronous read into the core; then `filled`. */
+  room(): Buffer {
+    return this.core.room();
+  }
+
+  filled(n: number): void {
+    this.core.filled(n);
+  }
+
+  /** End of the capture input (not of the flows: see `finish`). Throws when no capture header came. */
+  endOfInput(): void {
+    this.core.end(() => this.counts.count(this.counts.errors, 'truncated_record'));
+  }
+
+  /** One captured packet framed elsewhere. Never throws on packet content. */
   packet(linktype: number, tsMs: number, data: Buffer, wireLength: number, start = 0, end = data.length): void {
-    const stats = this.stats;
-    stats.packets++;
-    stats.bytes += wireLength;
-    if (tsMs > this.now) this.now = tsMs;
-    if (this.now >= this.nextSweep) this.sweep();
-    const view = this.view;
-    const result = decodeLayers(linktype, data, view, start, end);
-    if (result !== 'ok') {
-      if (result === 'non_ip' || result === 'unsupported_linktype') stats.count(stats.skipped, result);
-      else stats.count(stats.errors, result);
-      return;
-    }
-    if (view.fragment) {
-      stats.fragments++;
-      // Later fragments carry no ports: counted, not reassembled, not attributed.
-      if (view.laterFragment) {
-        stats.count(stats.skipped, 'ip_fragment');
-        return;
-      }
-    }
-    this.account(view, tsMs);
+    this.core.packet(linktype, tsMs, data, wireLength, start, end);
   }
 
-  private account(view: PacketView, tsMs: number): void {
-    // The lower endpoint first so both directions meet in one flow.
-    let key: FlowKey;
-    let flow: Flow | undefined;
-    /** The flow found under the hash key is the packet's (or the previous packet's flow is). */
-    let same: boolean;
-    /** The packet's source is the lower endpoint in key order. */
-    let srcLow: boolean;
-    /** IPv6 only: 1 when the packet's source is the lower endpoint, 0 when not, 2 when both are equal. */
-    let srcIsLowV6 = -1;
-    if (view.ipVersion === 4) {
-      const s = view.srcV4;
-      const d = view.dstV4;
-      const sp = view.srcPort;
-      const dp = view.dstPort;
-      srcLow = s < d || (s === d && sp <= dp);
-      const low = srcLow ? s : d;
-      const lowPort = srcLow ? sp : dp;
-      const high = srcLow ? d : s;
-      const highPort = srcLow ? dp : sp;
-      const proto = view.proto;
-      const last = this.lastFlowV4;
-      // Most packets belong to the same flow as the one before: no hash, no lookup.
-      if (last !== undefined && last.proto === proto && last.lowV4 === low && last.lowPort === lowPort && last.highV4 === high && last.highPort === highPort) {
-        key = last.key;
-        flow = last;
-        same = true;
-      } else {
-        // A number key: no string built or hashed per packet.
-        key = hashV4(proto, low, lowPort, high, highPort);
-        flow = this.flows.get(key);
-        same = flow !== undefined && !flow.v6 && flow.proto === proto && flow.lowV4 === low && flow.lowPort === lowPort && flow.highV4 === high && flow.highPort === highPort;
-      }
-    } else {
-      const buf = view.buf;
-      const order = compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort);
-      srcLow = order <= 0;
-      const lowOff = srcLow ? view.srcOff : view.dstOff;
-      const lowPort = srcLow ? view.srcPort : view.dstPort;
-      const highOff = srcLow ? view.dstOff : view.srcOff;
-      const highPort = srcLow ? view.dstPort : view.srcPort;
-      const proto = view.proto;
-      key = hashV6(buf, proto, lowOff, lowPort, highOff, highPort);
-      flow = this.flows.get(key);
-      same = flow !== undefined && flow.v6 && flow.proto === proto && flow.lowPort === lowPort && flow.highPort === highPort && sameWordsV6(flow.wordsV6!, buf, lowOff, highOff);
-      // Both endpoints equal: every packet counts as the initiator's, as an endpoint comparison would.
-      srcIsLowV6 = order === 0 ? 2 : srcLow ? 1 : 0;
-    }
-    if (!same && (flow !== undefined || this.hashCollided)) {
-      const text = this.textKeyOf(view);
-      const found = this.flows.get(text);
-      if (found !== undefined || flow !== undefined) {
-        // Ours under its text key, or the hash belongs to another flow: use the text key.
-        if (flow !== undefined) this.hashCollided = true;
-        key = text;
-      }
-      flow = found;
-    }
-    const flags = view.tcpFlags;
-    if (flow !== undefined && flow.closedAt >= 0 && view.proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-      // A new connection reusing the ports of a closed one.
-      this.end(flow, flow.closeReason);
-      flow = undefined;
-    }
-    if (flow === undefined) {
-      if (view.proto === 6 && view.payloadLen === 0 && (flags & TCP_SYN) === 0 && this.closedKeys.get(this.textKeyOf(view), tsMs) !== undefined) {
-        this.stats.count(this.stats.skipped, 'after_close');
-        return;
-      }
-      flow = this.open(view, key, tsMs, srcLow);
-    }
-    else if (!flow.restart && tsMs - flow.ts >= this.options.activeTimeoutMs) this.emit(flow, 'active');
-    if (view.ipVersion === 4) this.lastFlowV4 = flow;
-    if (flow.restart) {
-      flow.restart = false;
-      flow.ts = tsMs;
-    }
-    if (tsMs > flow.tsEnd) flow.tsEnd = tsMs;
-    const outbound = srcIsLowV6 < 0 ? view.srcV4 === flow.initiatorV4 && view.srcPort === flow.srcPort : srcIsLowV6 === 2 || (srcIsLowV6 === 1) === flow.initiatorLow;
-    if (outbound) {
-      flow.bytesOut += view.ipLength;
-      flow.packetsOut++;
-    } else {
-      flow.bytesIn += view.ipLength;
-      flow.packetsIn++;
-    }
-    if (view.proto === 6 && flags !== 0) {
-      if (flags & TCP_RST) {
-        if (flow.closedAt < 0) flow.closedAt = tsMs;
-        flow.closeReason = 'rst';
-      } else if (flags & TCP_FIN) {
-        if (outbound) flow.finOut = true;
-        else flow.finIn = true;
-        if (flow.finOut && flow.finIn && flow.closedAt < 0) {
-          flow.closedAt = tsMs;
-          flow.closeReason = 'fin';
-        }
-      }
-    }
-    if (!flow.inspectDone && view.payloadLen > 0) this.inspect(flow, view, outbound);
-  }
-
-  /** The text key of the packet's flow (as closed flows are remembered). */
-  private textKeyOf(view: PacketView): string {
-    if (view.ipVersion === 6) {
-      const buf = view.buf;
-      return compareV6(buf, view.srcOff, view.srcPort, view.dstOff, view.dstPort) <= 0
-        ? textKeyV6(buf, view.proto, view.srcOff, view.srcPort, view.dstOff, view.dstPort)
-        : textKeyV6(buf, view.proto, view.dstOff, view.dstPort, view.srcOff, view.srcPort);
-    }
-    const s = view.srcV4;
-    const d = view.dstV4;
-    const sp = view.srcPort;
-    const dp = view.dstPort;
-    return s < d || (s === d && sp <= dp) ? textKeyV4(view.proto, s, sp, d, dp) : textKeyV4(view.proto, d, dp, s, sp);
-  }
-
-  /** `srcLow`: the packet's source is the lower endpoint in key order (as `account` found). */
-  private open(view: PacketView, key: FlowKey, tsMs: number, srcLow: boolean): Flow {
-    if (this.flows.size >= this.options.maxFlows) {
-      // Oldest-created flow goes first: bounded memory wins over completeness.
-      const oldest = this.flows.values().next();
-      if (!oldest.done) {
-        this.stats.evicted++;
-        this.end(oldest.value, 'evicted');
-      }
-    }
+  /** A flow opened in the core: its endpoints as text, its name from DNS answers. */
+  private opened(slot: number): void {
+    const v = this.core.i32;
+    const proto = v[V.proto]!;
+    const sp = v[V.srcPort]!;
+    const dp = v[V.dstPort]!;
     // The initiator sent the first packet, except that a SYN-ACK comes from the responder.
-    const reversed = view.proto === 6 && (view.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
+    const reversed = v[V.reversed] === 1;
     let srcText: string;
     let dstText: string;
     let from: Endpoint;
     let to: Endpoint;
-    if (view.ipVersion === 4) {
-      srcText = this.ipv4Text.text(view.srcV4);
-      dstText = this.ipv4Text.text(view.dstV4);
-      from = view.srcV4 * 65536 + view.srcPort;
-      to = view.dstV4 * 65536 + view.dstPort;
+    let serverKey: number | string;
+    const v6 = v[V.ipVersion] === 6;
+    if (!v6) {
+      const s = this.core.u32[V.srcV4]!;
+      const d = this.core.u32[V.dstV4]!;
+      srcText = this.ipv4Text.text(s);
+      dstText = this.ipv4Text.text(d);
+      from = s * 65536 + sp;
+      to = d * 65536 + dp;
+      serverKey = reversed ? s : d;
     } else {
-      srcText = formatIPv6At(view.buf, view.srcOff);
-      dstText = formatIPv6At(view.buf, view.dstOff);
-      from = endpointV6(view.buf, view.srcOff, view.srcPort);
-      to = endpointV6(view.buf, view.dstOff, view.dstPort);
+      const bytes = this.core.bytes;
+      const so = v[V.srcOff]!;
+      const dOff = v[V.dstOff]!;
+      srcText = formatIPv6At(bytes, so);
+      dstText = formatIPv6At(bytes, dOff);
+      from = endpointV6(bytes, so, sp);
+      to = endpointV6(bytes, dOff, dp);
+      serverKey = 0;
+      if (this.dnsNames.size > 0) serverKey = bytes.toString('latin1', reversed ? so : dOff, (reversed ? so : dOff) + 16);
     }
-    const flow = reversed
-      ? new Flow(key, view.proto, view.ipVersion === 6, to, from, dstText, view.dstPort, srcText, view.srcPort)
-      : new Flow(key, view.proto, view.ipVersion === 6, from, to, srcText, view.srcPort, dstText, view.dstPort);
-    flow.ts = tsMs;
-    flow.tsEnd = tsMs;
-    if (view.ipVersion === 6) {
-      const buf = view.buf;
-      const lowOff = srcLow ? view.srcOff : view.dstOff;
-      const highOff = srcLow ? view.dstOff : view.srcOff;
-      flow.lowPort = srcLow ? view.srcPort : view.dstPort;
-      flow.highPort = srcLow ? view.dstPort : view.srcPort;
-      const words = new Uint32Array(8);
-      for (let i = 0; i < 4; i++) {
-        words[i] = u32(buf, lowOff + 4 * i);
-        words[4 + i] = u32(buf, highOff + 4 * i);
-      }
-      flow.wordsV6 = words;
-      flow.initiatorLow = reversed ? !srcLow : srcLow;
-      flow.textKeyV6 = textKeyV6(buf, view.proto, lowOff, flow.lowPort, highOff, flow.highPort);
-    } else {
-      flow.initiatorV4 = reversed ? view.dstV4 : view.srcV4;
-      const s = view.srcV4;
-      const d = view.dstV4;
-      flow.lowV4 = srcLow ? s : d;
-      flow.lowPort = srcLow ? view.srcPort : view.dstPort;
-      flow.highV4 = srcLow ? d : s;
-      flow.highPort = srcLow ? view.dstPort : view.srcPort;
-    }
-    // No DNS answer seen yet (a capture without DNS): no address key to build.
-    if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(this.ipKey(view, reversed), tsMs);
-    this.flows.set(key, flow);
-    return flow;
+    const flow = reversed ? new Flow(slot, proto, v6, to, from, dstText, dp, srcText, sp) : new Flow(slot, proto, v6, from, to, srcText, sp, dstText, dp);
+    // No DNS answer seen yet (a capture without DNS): no address key to look up.
+    if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(serverKey, this.core.f64[V_TS_F64]!);
+    this.flows[slot] = flow;
   }
 
-  private ipKey(view: PacketView, source: boolean): number | string {
-    if (view.ipVersion === 4) return source ? view.srcV4 : view.dstV4;
-    const off = source ? view.srcOff : view.dstOff;
-    return view.buf.toString('latin1', off, off + 16);
+  /** A payload packet of a flow under inspection, as the core decoded it. */
+  private inspectPacket(slot: number, outbound: boolean): void {
+    const v = this.core.i32;
+    const view = this.view;
+    view.buf = this.core.bytes;
+    view.ipVersion = v[V.ipVersion] === 6 ? 6 : 4;
+    view.proto = v[V.proto]!;
+    view.srcPort = v[V.srcPort]!;
+    view.dstPort = v[V.dstPort]!;
+    view.tcpSeq = this.core.u32[V.tcpSeq]!;
+    view.payloadOff = v[V.payloadOff]!;
+    view.payloadLen = v[V.payloadLen]!;
+    this.inspect(this.flows[slot]!, view, outbound);
   }
 
   // ---- identification ----
@@ -484,7 +326,7 @@ export class FlowTracker {
     let inspection = flow.inspection;
     if (inspection === undefined) {
       if (view.proto !== 6 && view.proto !== 17) {
-        flow.inspectDone = true;
+        this.core.stopInspecting(flow.slot);
         return;
       }
       inspection = new Inspection();
@@ -500,7 +342,7 @@ export class FlowTracker {
   }
 
   private stopInspecting(flow: Flow): void {
-    flow.inspectDone = true;
+    this.core.stopInspecting(flow.slot);
     if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
     flow.inspection = undefined;
   }
@@ -538,7 +380,8 @@ export class FlowTracker {
 
   /** Remember a swarm peer; without a hash of its own it keeps the one it was known with. */
   private rememberPeer(endpoint: Endpoint, infoHash: string | undefined): void {
-    this.knownPeers.set(endpoint, infoHash ?? this.knownPeers.get(endpoint, this.now) ?? '', this.now);
+    const now = this.core.now;
+    this.knownPeers.set(endpoint, infoHash ?? this.knownPeers.get(endpoint, now) ?? '', now);
   }
 
   /** A name of a BitTorrent vendor's service (weak evidence, as nDPI's host list). */
@@ -590,7 +433,7 @@ export class FlowTracker {
       const size = Math.min(MAX_HEAD, Math.max(256, (len + take) * 2));
       // Stream heads share one memory budget: past it, streams go uninspected (counted).
       if (this.headBytes + size - (head?.length ?? 0) > this.maxHeadBytes) {
-        this.stats.count(this.stats.skipped, 'inspect_budget');
+        this.counts.count(this.counts.skipped, 'inspect_budget');
         this.finishHead(insp, outbound);
         return;
       }
@@ -744,7 +587,7 @@ export class FlowTracker {
         this.checkName(flow, dns.question);
         for (const a of dns.answers) {
           const key = a.address.length === 4 ? a.address.readUInt32BE(0) : a.address.toString('latin1');
-          this.dnsNames.set(key, a.name, this.now);
+          this.dnsNames.set(key, a.name, this.core.now);
         }
       }
     }
@@ -766,48 +609,34 @@ export class FlowTracker {
 
   /** Advance packet time without a packet (used by live sources when the link is quiet). */
   advance(tsMs: number): void {
-    if (tsMs > this.now) this.now = tsMs;
-    if (this.now >= this.nextSweep) this.sweep();
-  }
-
-  private sweep(): void {
-    const now = this.now;
-    this.nextSweep = now + this.sweepEveryMs;
-    const { idleTimeoutMs, activeTimeoutMs, closeLingerMs } = this.options;
-    for (const flow of this.flows.values()) {
-      if (flow.closedAt >= 0 && now - flow.tsEnd >= closeLingerMs) this.end(flow, flow.closeReason);
-      else if (now - flow.tsEnd >= idleTimeoutMs) this.end(flow, 'idle');
-      else if (!flow.restart && now - flow.ts >= activeTimeoutMs) this.emit(flow, 'active');
-    }
+    this.core.advance(tsMs);
   }
 
   /** End of input: every flow still tracked becomes a record. */
   finish(): void {
-    for (const flow of this.flows.values()) this.end(flow, 'end');
-    this.flows.clear();
+    this.core.finish();
   }
 
-  private end(flow: Flow, reason: EndReason): void {
-    this.flows.delete(flow.key);
-    if (flow === this.lastFlowV4) this.lastFlowV4 = undefined;
-    this.stopInspecting(flow);
-    if (flow.closedAt >= 0) {
-      const text = typeof flow.key === 'string' ? flow.key : flow.v6 ? flow.textKeyV6 : textKeyV4(flow.proto, flow.lowV4, flow.lowPort, flow.highV4, flow.highPort);
-      this.closedKeys.set(text, true, this.now);
+  /** The core's call: the record of `slot` is due (`reason` -1: none, the flow had no packets since the last); `final`: the flow is gone. */
+  private ended(slot: number, reason: number, final: boolean): void {
+    const flow = this.flows[slot]!;
+    if (final) {
+      this.flows[slot] = undefined;
+      this.stopInspecting(flow);
     }
-    this.emit(flow, reason, true);
+    if (reason >= 0) this.emit(flow, END_REASONS[reason]!, final);
   }
 
   /** The info hash a known swarm peer at either end was seen with ('' unknown), or undefined. */
   private knownPeerHash(flow: Flow): string | undefined {
     if (this.knownPeers.size === 0) return undefined;
-    return this.knownPeers.get(flow.responder, this.now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, this.now) : undefined);
+    const now = this.core.now;
+    return this.knownPeers.get(flow.responder, now) ?? (flow.proto === 17 ? this.knownPeers.get(flow.initiator, now) : undefined);
   }
 
-  /** Append the flow's record; `final` when the flow is gone, so its evidence is handed over, not copied. */
-  private emit(flow: Flow, reason: EndReason, final = false): void {
-    if (flow.packetsOut + flow.packetsIn === 0) return;
-    const stats = this.stats;
+  /** Append the flow's record (the core zeroes its counters after); `final` when the flow is gone, so its evidence is handed over, not copied. */
+  private emit(flow: Flow, reason: EndReason, final: boolean): void {
+    const stats = this.counts;
     stats.ended.set(reason, (stats.ended.get(reason) ?? 0) + 1);
     let app = flow.app;
     if (app === undefined || app.name !== 'bittorrent') {
@@ -825,21 +654,26 @@ export class FlowTracker {
       const known = this.knownPeerHash(flow);
       if (known) app.infoHash = known;
     }
+    const at = this.core.slotOffset(flow.slot);
+    const f64 = this.core.f64;
+    const u32 = this.core.u32;
+    const f = at / 8;
+    const u = at / 4;
     // Every key the record will carry, in this order, from the start (undefined when unknown,
     // enrichment's last three included): all flow records share one shape, which keeps every
     // later stage's property reads monomorphic. JSON leaves the undefined keys out.
     const record: FlowRecord = {
-      ts: Math.floor(flow.ts),
-      tsEnd: Math.floor(flow.tsEnd),
+      ts: Math.floor(f64[f + SLOT_F64.ts]!),
+      tsEnd: Math.floor(f64[f + SLOT_F64.tsEnd]!),
       src: flow.src,
       srcPort: flow.srcPort,
       dst: flow.dst,
       dstPort: flow.dstPort,
       proto: flow.proto,
-      bytesOut: flow.bytesOut,
-      bytesIn: flow.bytesIn,
-      packetsOut: flow.packetsOut,
-      packetsIn: flow.packetsIn,
+      bytesOut: f64[f + SLOT_F64.bytesOut]!,
+      bytesIn: f64[f + SLOT_F64.bytesIn]!,
+      packetsOut: u32[u + SLOT_U32.packetsOut]!,
+      packetsIn: u32[u + SLOT_U32.packetsIn]!,
       source: this.source,
       serverName: flow.serverName,
       app: app === undefined || final || app !== flow.app ? app : app.infoHashes ? { ...app, infoHashes: [...app.infoHashes] } : { ...app },
@@ -851,12 +685,5 @@ export class FlowTracker {
       approval: undefined,
     };
     this.out.push(record);
-    // A partial record: the flow goes on with fresh counters.
-    flow.bytesOut = 0;
-    flow.bytesIn = 0;
-    flow.packetsOut = 0;
-    flow.packetsIn = 0;
-    flow.restart = true;
   }
 }
-

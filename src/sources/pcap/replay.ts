@@ -2,7 +2,6 @@
 // file replay loads only this, and the caller hands in the metrics.
 import { ReadStream, close, closeSync, open, openSync, read, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { CaptureReader } from '../../decode/packet/capture.js';
 import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
 import { EgressdError, isEgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
@@ -58,18 +57,13 @@ export interface CaptureReplayOptions {
 export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayContext, config: PcapSourceConfig, options: CaptureReplayOptions = {}): Promise<void> {
   const id = ctx.sourceId;
   const out: FlowRecord[] = [];
-  const stats = new TrackerStats();
-  const tracker = new FlowTracker(flowOptions(config, id), out, stats);
+  const tracker = new FlowTracker(flowOptions(config, id), out);
   const pcap = options.pcapMetrics;
-  const reader = new CaptureReader(
-    (linktype, tsMs, buf, start, end, wireLength) => tracker.packet(linktype, tsMs, buf, wireLength, start, end),
-    (reason) => stats.count(stats.errors, reason),
-  );
   const labels = { source: 'pcap', id };
   let newestTs = 0;
 
   const flushNow = async (): Promise<void> => {
-    flushStats(stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
+    flushStats(tracker.stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
     if (out.length === 0) return;
     const batch = out.splice(0, out.length);
     for (const r of batch) if (r.tsEnd > newestTs) newestTs = r.tsEnd;
@@ -88,8 +82,8 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
   if (options.wallClockIdle) {
     // A live capture that goes quiet still has to end its idle flows.
     quietTimer = setInterval(() => {
-      if (reader.packets !== lastPackets) {
-        lastPackets = reader.packets;
+      if (tracker.packetsFramed !== lastPackets) {
+        lastPackets = tracker.packetsFramed;
         lastPacketWall = Date.now();
       } else if (Date.now() - lastPacketWall >= 1000) {
         tracker.advance(Date.now());
@@ -100,22 +94,21 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
   }
 
   try {
-    for await (const chunk of chunksOf(input, options.syncFileReads === true)) {
+    for await (const _ of framedChunks(input, tracker, options.syncFileReads === true, ctx.signal)) {
       if (ctx.signal?.aborted) break;
-      reader.feed(chunk);
-      if (reader.stopped) {
+      if (tracker.stopped) {
         ctx.logger.warn({ id }, 'capture framing lost: the rest of the input is ignored');
         break;
       }
       if (out.length >= config.batchSize || options.wallClockIdle) await flush();
     }
-    if (!reader.stopped && !ctx.signal?.aborted) reader.end();
+    if (!tracker.stopped && !ctx.signal?.aborted) tracker.endOfInput();
   } catch (err) {
     if (ctx.signal?.aborted) {
       // Stopping: the input was closed under the reader; what was decoded is still flushed.
     } else if (isEgressdError(err)) {
       ctx.metrics.errors.inc({ ...labels, reason: (err as { reason?: string }).reason ?? err.code.toLowerCase() }, 1);
-      if (reader.captureFormat === undefined) throw err;
+      if (tracker.captureFormat === undefined) throw err;
     } else throw new EgressdError('IO', `${id}: reading capture failed: ${(err as Error).message}`, { cause: err });
   } finally {
     if (quietTimer) clearInterval(quietTimer);
@@ -125,26 +118,33 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
 }
 
 /**
- * Bytes read per file read, into two buffers reused for the whole file. 1 MiB: larger buffers
- * read no faster and every fresh page costs (a 1M-packet replay on one thread touched some
- * 5,000 fewer pages than with 4 MiB).
+ * Bytes read per file read, straight into the packet core's input area. 1 MiB: larger reads are
+ * no faster and every fresh page costs (a 1M-packet replay on one thread touched some 5,000 fewer
+ * pages than with 4 MiB).
  */
 const FILE_CHUNK = 1024 * 1024;
 
 /**
- * The chunks of an input. A file stream not yet read from is read directly into one reused
- * buffer instead: a fresh 64 KiB–1 MiB Buffer per chunk costs more in garbage collection than
- * decoding does.
+ * Feed the input to the tracker a chunk at a time (one step per chunk framed). A file, or a file
+ * stream not yet read from, is read directly into the tracker's packet core instead: no Buffer
+ * per chunk, no copy.
  */
-function chunksOf(input: Readable | CaptureFile, syncFileReads: boolean): AsyncIterable<Buffer> {
-  if (isCaptureFile(input)) return readFileInTurns(input.path, 0);
+function framedChunks(input: Readable | CaptureFile, tracker: FlowTracker, syncFileReads: boolean, signal: AbortSignal | undefined): AsyncIterable<void> {
+  if (isCaptureFile(input)) return readFileInTurns(input.path, 0, tracker);
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
     const start = (input as ReadStream & { start?: number }).start ?? 0;
     input.destroy();
-    return syncFileReads ? readFileInTurns(path, start) : readFileReusing(path, start);
+    return syncFileReads ? readFileInTurns(path, start, tracker) : readFileAsync(path, start, tracker, signal);
   }
-  return input as AsyncIterable<Buffer>;
+  return feedStream(input, tracker);
+}
+
+async function* feedStream(input: Readable, tracker: FlowTracker): AsyncGenerator<void> {
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    tracker.feed(chunk);
+    yield;
+  }
 }
 
 // Callback fs wrapped by hand: node:fs/promises would load a dozen more modules at start.
@@ -152,23 +152,22 @@ function openForReading(path: string): Promise<number> {
   return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buffer, 0, buffer.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
 }
 
 /**
- * Synchronous reads into one reused buffer, the event loop let in between chunks (abort, acks).
- * On a thread of its own this is some 7 % faster than asynchronous reads through the thread pool.
+ * Synchronous reads, the event loop let in between chunks (abort, acks). On a thread of its own
+ * this is some 7 % faster than asynchronous reads through the thread pool.
  */
-async function* readFileInTurns(path: string, start: number): AsyncGenerator<Buffer> {
+async function* readFileInTurns(path: string, start: number, tracker: FlowTracker): AsyncGenerator<void> {
   const fd = openSync(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(FILE_CHUNK);
     for (let position = start; ; ) {
-      const bytesRead = readSync(fd, buffer, 0, FILE_CHUNK, position);
+      const bytesRead = tracker.readInto((room) => readSync(fd, room, 0, Math.min(FILE_CHUNK, room.length), position));
       if (bytesRead === 0) return;
       position += bytesRead;
-      yield buffer.subarray(0, bytesRead);
+      yield;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
@@ -176,29 +175,19 @@ async function* readFileInTurns(path: string, start: number): AsyncGenerator<Buf
   }
 }
 
-async function* readFileReusing(path: string, start: number): AsyncGenerator<Buffer> {
+/** Asynchronous reads (through the thread pool), for a thread with other work: the daemon's. */
+async function* readFileAsync(path: string, start: number, tracker: FlowTracker, signal: AbortSignal | undefined): AsyncGenerator<void> {
   const fd = await openForReading(path);
-  let pending: Promise<number> | undefined;
   try {
-    // Two buffers: the next read runs while the current chunk is decoded.
-    const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
-    let position = start;
-    let which = 0;
-    pending = readAt(fd, buffers[0]!, position);
-    for (;;) {
-      const bytesRead = await pending;
-      pending = undefined;
+    for (let position = start; !signal?.aborted; ) {
+      const room = tracker.room();
+      const bytesRead = await readAt(fd, room, Math.min(FILE_CHUNK, room.length), position);
       if (bytesRead === 0) return;
-      const buffer = buffers[which]!;
       position += bytesRead;
-      which ^= 1;
-      pending = readAt(fd, buffers[which]!, position);
-      // The reader copies any partial record it keeps, so a buffer can be refilled once decoded.
-      yield buffer.subarray(0, bytesRead);
+      tracker.filled(bytesRead);
+      yield;
     }
   } finally {
-    // A read still in flight ends before its descriptor is closed.
-    await pending?.catch(() => undefined);
     await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 }

@@ -1,0 +1,1094 @@
+// The packet core, in AssemblyScript (compiled to WebAssembly by `npm run build:wasm`): capture
+// framing (pcap and pcapng), link/IP/transport decoding and the flow table (5-tuple lookup,
+// counters, FIN/RST closing, idle and active timeouts, eviction). Identification and records stay
+// in TypeScript (../flows.ts): the core calls out when a flow opens, when a payload packet of a
+// flow under inspection arrives, and when a flow's record is due.
+//
+// Memory (grown by `init` and `growInput` only: the host renews its views after those):
+//   VIEW       the packet being handled, decoded (fields below, read by the host)
+//   STATS      counters by reason, read and zeroed by the host
+//   IFACES     pcapng interfaces of the current section
+//   then the flow slots, the flow hash buckets, the closed-connection entries and their buckets,
+//   and last the input area, capture bytes to frame (the host reads or copies them there), which
+//   grows when a pcapng block does not fit.
+
+// ---- host calls ----
+
+@external("host", "opened")
+declare function hostOpened(slot: i32): void;
+@external("host", "inspect")
+declare function hostInspect(slot: i32, outbound: i32): void;
+@external("host", "ended")
+declare function hostEnded(slot: i32, reason: i32, final: i32): void;
+@external("host", "framed")
+declare function hostFramed(linktype: i32, tsMs: f64, start: i32, len: i32, wireLength: u32): void;
+
+// ---- layout ----
+
+const VIEW: usize = 0;
+const STATS: usize = 256;
+const IFACES: usize = 4096;
+/** Interfaces a pcapng section may describe; packets on later ones count as unknown_interface. */
+const MAX_IFACES: i32 = 4096;
+const IFACE_SIZE: usize = 24;
+/** End of the fixed areas; deploy/build-wasm.mjs puts the compiler's static data above it. */
+const TABLES: usize = IFACES + <usize>MAX_IFACES * IFACE_SIZE;
+/** Start and size of the input area. Up to 2 MiB a record left over and the next read fit. */
+let input: usize = 0;
+let inputSize: usize = 2 << 20;
+/** Room for the largest pcapng block (16 MiB) left over from one read, plus the next read. */
+const MAX_INPUT: usize = 32 << 20;
+
+// VIEW fields (byte offsets); i32 unless noted.
+const V_IP_VERSION = 0;
+const V_SRC_V4 = 4; // u32
+const V_DST_V4 = 8; // u32
+const V_SRC_OFF = 12;
+const V_DST_OFF = 16;
+const V_PROTO = 20;
+const V_SRC_PORT = 24;
+const V_DST_PORT = 28;
+const V_IP_LENGTH = 32;
+const V_TCP_FLAGS = 36;
+const V_TCP_SEQ = 40; // u32
+const V_PAYLOAD_OFF = 44;
+const V_PAYLOAD_LEN = 48;
+const V_FRAGMENT = 52;
+const V_LATER_FRAGMENT = 56;
+/** Set for `opened`: the packet is the responder's (a SYN-ACK opened the flow). */
+const V_REVERSED = 60;
+const V_TS = 64; // f64, the packet's time
+const V_NOW = 72; // f64, newest packet time so far
+
+// STATS: u32 counters by reason code (../core.ts names them), then totals.
+export const REASONS: i32 = 24;
+const S_PACKETS = STATS + 128; // f64
+const S_BYTES = STATS + 136; // f64
+const S_FRAGMENTS = STATS + 144; // f64
+const S_EVICTED = STATS + 152; // f64
+
+// Reason codes (same order as REASON_NAMES in ../core.ts).
+const R_NON_IP = 0;
+const R_UNSUPPORTED_LINKTYPE = 1;
+const R_TRUNCATED_LINK = 2;
+const R_TRUNCATED_IP = 3;
+const R_BAD_IP_VERSION = 4;
+const R_BAD_IP_HEADER = 5;
+const R_TRUNCATED_IPV6_EXT = 6;
+const R_TRUNCATED_TCP = 7;
+const R_BAD_TCP_HEADER = 8;
+const R_TRUNCATED_UDP = 9;
+const R_IP_FRAGMENT = 10;
+const R_AFTER_CLOSE = 11;
+const R_BAD_RECORD_LENGTH = 12;
+const R_BAD_SECTION_HEADER = 13;
+const R_BAD_BLOCK_LENGTH = 14;
+const R_BAD_INTERFACE_BLOCK = 15;
+const R_BAD_PACKET_BLOCK = 16;
+const R_UNKNOWN_INTERFACE = 17;
+const R_OK: i32 = -1;
+
+// End reasons (END_REASONS in ../core.ts).
+const END_FIN = 0;
+const END_RST = 1;
+const END_IDLE = 2;
+const END_ACTIVE = 3;
+const END_EVICTED = 4;
+const END_END = 5;
+
+// A flow slot.
+const SLOT: usize = 128;
+const F_TS = 0; // f64
+const F_TS_END = 8; // f64
+const F_CLOSED_AT = 16; // f64, -1 while open
+const F_BYTES_OUT = 24; // f64
+const F_BYTES_IN = 32; // f64
+const F_PACKETS_OUT = 40; // u32
+const F_PACKETS_IN = 44; // u32
+const F_PROTO = 48; // u8
+const F_V6 = 49; // u8
+const F_RESTART = 50; // u8
+const F_FIN_OUT = 51; // u8
+const F_FIN_IN = 52; // u8
+const F_INSPECT_DONE = 53; // u8
+const F_CLOSE_REASON = 54; // u8
+const F_INITIATOR_LOW = 55; // u8 (IPv6)
+const F_LOW_PORT = 56; // u16
+const F_HIGH_PORT = 58; // u16
+const F_SRC_PORT = 60; // u16, the initiator's port
+const F_INITIATOR_V4 = 64; // u32
+const F_HASH_NEXT = 68; // i32
+const F_PREV = 72; // i32
+const F_NEXT = 76; // i32
+const F_HASH = 80; // u32
+const F_LOW = 96; // 16 bytes (IPv4: 4)
+const F_HIGH = 112; // 16 bytes
+
+// A closed-connection entry (a TCP flow ended after FIN/RST): late ACKs make no new flow.
+const CLOSED: usize = 64;
+const C_EXPIRES = 0; // f64
+const C_PROTO = 8; // u8
+const C_V6 = 9; // u8
+const C_LOW_PORT = 10; // u16
+const C_HIGH_PORT = 12; // u16
+const C_HASH_NEXT = 16; // i32
+const C_PREV = 20; // i32
+const C_NEXT = 24; // i32
+const C_HASH = 28; // u32
+const C_LOW = 32;
+const C_HIGH = 48;
+
+const TCP_FIN: u32 = 0x01;
+const TCP_SYN: u32 = 0x02;
+const TCP_RST: u32 = 0x04;
+const TCP_ACK: u32 = 0x10;
+
+// ---- state ----
+
+let slots: usize = 0;
+let maxFlows: i32 = 0;
+let buckets: usize = 0;
+let bucketMask: u32 = 0;
+let freeSlot: i32 = -1;
+let unusedSlot: i32 = 0;
+let flowCount: i32 = 0;
+let oldest: i32 = -1;
+let newest: i32 = -1;
+
+let closedEntries: usize = 0;
+let closedMax: i32 = 0;
+let closedBuckets: usize = 0;
+let closedMask: u32 = 0;
+let closedFree: i32 = -1;
+let unusedClosed: i32 = 0;
+let closedCount: i32 = 0;
+let closedOldest: i32 = -1;
+let closedNewest: i32 = -1;
+
+let idleTimeoutMs: f64 = 0;
+let activeTimeoutMs: f64 = 0;
+let closeLingerMs: f64 = 0;
+let sweepEveryMs: f64 = 0;
+let nextSweep: f64 = 0;
+
+// Key of the packet being handled, lower endpoint first (a scratch flow key).
+const KEY: usize = 192;
+const K_LOW = KEY; // 16 bytes
+const K_HIGH = KEY + 16; // 16 bytes
+let keyProto: u32 = 0;
+let keyV6: u32 = 0;
+let keyLowPort: u32 = 0;
+let keyHighPort: u32 = 0;
+/** 1: the packet's source is the lower endpoint; 0: the higher; 2: both endpoints are equal. */
+let keySrcLow: i32 = 0;
+
+@inline function be16(p: usize): u32 {
+  return (<u32>load<u8>(p) << 8) | <u32>load<u8>(p + 1);
+}
+
+@inline function be32(p: usize): u32 {
+  return bswap<u32>(load<u32>(p));
+}
+
+@inline function le32(p: usize): u32 {
+  return load<u32>(p);
+}
+
+@inline function rd32(p: usize, littleEndian: bool): u32 {
+  return littleEndian ? load<u32>(p) : bswap<u32>(load<u32>(p));
+}
+
+@inline function rd16(p: usize, littleEndian: bool): u32 {
+  const v = <u32>load<u16>(p);
+  return littleEndian ? v : (<u32>bswap<u16>(<u16>v));
+}
+
+@inline function count(reason: i32): void {
+  const p = STATS + (<usize>reason << 2);
+  store<u32>(p, load<u32>(p) + 1);
+}
+
+@inline function addF(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
+}
+
+@inline function slotAt(i: i32): usize {
+  return slots + <usize>i * SLOT;
+}
+
+@inline function closedAt(i: i32): usize {
+  return closedEntries + <usize>i * CLOSED;
+}
+
+function pow2AtLeast(n: i32): u32 {
+  let p: u32 = 16;
+  while (p < <u32>n) p <<= 1;
+  return p;
+}
+
+/**
+ * Lay out the tables for `flows` flows and `closed` closed-connection entries; returns false
+ * when the memory cannot grow that far. Called once, before anything else.
+ */
+export function init(flows: i32, closed: i32, idleMs: f64, activeMs: f64, lingerMs: f64, sweepMs: f64): bool {
+  maxFlows = flows;
+  closedMax = closed;
+  idleTimeoutMs = idleMs;
+  activeTimeoutMs = activeMs;
+  closeLingerMs = lingerMs;
+  sweepEveryMs = sweepMs;
+  const flowBuckets = pow2AtLeast(flows * 2);
+  const closedBucketCount = pow2AtLeast(closed * 2);
+  // The compiler's static data (Math.pow's tables) sits at --memoryBase, above TABLES: the
+  // tables start after it.
+  slots = (__heap_base + 15) & ~15;
+  buckets = slots + <usize>(flows + 1) * SLOT;
+  bucketMask = flowBuckets - 1;
+  closedEntries = buckets + <usize>flowBuckets * 4;
+  closedBuckets = closedEntries + <usize>(closed + 1) * CLOSED;
+  closedMask = closedBucketCount - 1;
+  input = (closedBuckets + <usize>closedBucketCount * 4 + 0xffff) & ~0xffff;
+  if (!reserve(input + inputSize)) return false;
+  memory.fill(buckets, 0xff, <usize>flowBuckets * 4);
+  memory.fill(closedBuckets, 0xff, <usize>closedBucketCount * 4);
+  // Slots are taken from the free lists, then from the never-used ones: memory is touched as used.
+  freeSlot = -1;
+  unusedSlot = 0;
+  closedFree = -1;
+  unusedClosed = 0;
+  return true;
+}
+
+function reserve(end: usize): bool {
+  const pages = <i32>((end + 0xffff) >> 16);
+  const have = memory.size();
+  return pages <= have || memory.grow(pages - have) >= 0;
+}
+
+/** Where the compiler's static data may start (its --memoryBase must not be lower). */
+export function fixedEnd(): usize {
+  return TABLES;
+}
+
+export function inputStart(): usize {
+  return input;
+}
+
+export function inputLength(): usize {
+  return inputSize;
+}
+
+/** Double the input area (a pcapng block larger than it); false at the limit or out of memory. */
+export function growInput(): bool {
+  if (inputSize >= MAX_INPUT || !reserve(input + inputSize * 2)) return false;
+  inputSize *= 2;
+  return true;
+}
+
+export function flowsTracked(): i32 {
+  return flowCount;
+}
+
+export function slotBase(): usize {
+  return slots;
+}
+
+// ---- framing ----
+
+const PCAP_MAGIC_US: u32 = 0xa1b2c3d4;
+const PCAP_MAGIC_NS: u32 = 0xa1b23c4d;
+const PCAPNG_SHB: u32 = 0x0a0d0d0a;
+const PCAPNG_BYTE_ORDER: u32 = 0x1a2b3c4d;
+const MAX_RECORD: u32 = 256 * 1024;
+const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+
+/** 0 unknown yet, 1 pcap, 2 pcapng. */
+let format: i32 = 0;
+let failed: bool = false;
+let littleEndian: bool = true;
+let nanoseconds: bool = false;
+let pcapLinktype: i32 = 1;
+let ifaceCount: i32 = 0;
+let lastTsMs: f64 = 0;
+let framedPackets: f64 = 0;
+/** Packets go to the host as framed (`framed`), not through decoding and the flow table. */
+let frameOnly: bool = false;
+
+export function setFrameOnly(on: bool): void {
+  frameOnly = on;
+}
+
+@inline function deliver(linktype: i32, tsMs: f64, p: usize, len: i32, wireLength: u32): void {
+  framedPackets++;
+  if (frameOnly) hostFramed(linktype, tsMs, <i32>p, len, wireLength);
+  else handle(linktype, tsMs, p, len, wireLength);
+}
+
+/** Frame the capture bytes in [input, input + end). Returns the bytes used (the rest waits for more input), or -1 when the input is not a capture. */
+export function frame(end: i32): i32 {
+  if (failed) return end;
+  const stop = input + <usize>end;
+  let at = input;
+  if (format == 0) {
+    if (end < 4) return 0;
+    const be = be32(input);
+    const le = le32(input);
+    if (be == PCAPNG_SHB) format = 2;
+    else if (be == PCAP_MAGIC_US || le == PCAP_MAGIC_US || be == PCAP_MAGIC_NS || le == PCAP_MAGIC_NS) {
+      if (end < 24) return 0;
+      littleEndian = le == PCAP_MAGIC_US || le == PCAP_MAGIC_NS;
+      nanoseconds = (littleEndian ? le : be) == PCAP_MAGIC_NS;
+      // The FCS-present bits share the link-type field (upper bits); keep the type itself.
+      pcapLinktype = <i32>(rd32(input + 20, littleEndian) & 0x0fffffff);
+      format = 1;
+      at = input + 24;
+    } else {
+      failed = true;
+      return -1;
+    }
+  }
+  return <i32>((format == 1 ? framePcap(at, stop) : framePcapng(at, stop)) - input);
+}
+
+/** 0 no format seen yet, 1 pcap, 2 pcapng. */
+export function captureFormat(): i32 {
+  return format;
+}
+
+export function framingFailed(): bool {
+  return failed;
+}
+
+export function packetsFramed(): f64 {
+  return framedPackets;
+}
+
+function fail(reason: i32): void {
+  failed = true;
+  count(reason);
+}
+
+function framePcap(start: usize, stop: usize): usize {
+  let at = start;
+  const le = littleEndian;
+  const fraction: f64 = nanoseconds ? 1e6 : 1e3;
+  const linktype = pcapLinktype;
+  while (at + 16 <= stop) {
+    const sec = rd32(at, le);
+    const sub = rd32(at + 4, le);
+    const capLen = rd32(at + 8, le);
+    const wireLen = rd32(at + 12, le);
+    if (capLen > MAX_RECORD) {
+      fail(R_BAD_RECORD_LENGTH);
+      return stop;
+    }
+    if (at + 16 + <usize>capLen > stop) break;
+    deliver(linktype, <f64>sec * 1000 + <f64>sub / fraction, at + 16, <i32>capLen, wireLen < capLen ? capLen : wireLen);
+    at += 16 + <usize>capLen;
+  }
+  return at;
+}
+
+function framePcapng(start: usize, stop: usize): usize {
+  let at = start;
+  while (at + 12 <= stop) {
+    // A section header resets the byte order; it is recognised in either order.
+    const typeBe = be32(at);
+    if (typeBe == PCAPNG_SHB) {
+      if (le32(at + 8) == PCAPNG_BYTE_ORDER) littleEndian = true;
+      else if (be32(at + 8) == PCAPNG_BYTE_ORDER) littleEndian = false;
+      else {
+        fail(R_BAD_SECTION_HEADER);
+        return stop;
+      }
+      ifaceCount = 0;
+    }
+    const le = littleEndian;
+    const type = le ? le32(at) : typeBe;
+    const length = rd32(at + 4, le);
+    if (length < 12 || length % 4 != 0 || length > MAX_BLOCK) {
+      fail(R_BAD_BLOCK_LENGTH);
+      return stop;
+    }
+    if (at + <usize>length > stop) break;
+    const body = at + 8;
+    const bodyEnd = at + <usize>length - 4;
+    if (type == 1) interfaceBlock(body, bodyEnd);
+    else if (type == 6) enhancedPacket(body, bodyEnd, false);
+    else if (type == 3) simplePacket(body, bodyEnd);
+    else if (type == 2) enhancedPacket(body, bodyEnd, true);
+    at += <usize>length;
+  }
+  return at;
+}
+
+function interfaceBlock(body: usize, bodyEnd: usize): void {
+  if (bodyEnd - body < 8) {
+    count(R_BAD_INTERFACE_BLOCK);
+    return;
+  }
+  const le = littleEndian;
+  const linktype = rd16(body, le);
+  let unitsPerMs: f64 = 1000; // default resolution: microseconds
+  let offsetMs: f64 = 0;
+  let opt = body + 8;
+  while (opt + 4 <= bodyEnd) {
+    const code = rd16(opt, le);
+    const len = rd16(opt + 2, le);
+    if (code == 0 || opt + 4 + <usize>len > bodyEnd) break;
+    if (code == 9 && len >= 1) {
+      const v = <u32>load<u8>(opt + 4);
+      // MSB clear: 10^-v seconds; set: 2^-v seconds.
+      const perSecond: f64 = v & 0x80 ? Math.pow(2, <f64>(v & 0x7f)) : Math.pow(10, <f64>v);
+      unitsPerMs = perSecond / 1000;
+    } else if (code == 14 && len >= 8) {
+      const hi: f64 = le ? <f64>load<i32>(opt + 8) : <f64>(<i32>be32(opt + 4));
+      const lo: f64 = le ? <f64>le32(opt + 4) : <f64>be32(opt + 8);
+      offsetMs = (hi * 4294967296 + lo) * 1000;
+    }
+    opt += 4 + ((<usize>len + 3) & ~3);
+  }
+  if (ifaceCount >= MAX_IFACES) return;
+  const p = IFACES + <usize>ifaceCount * IFACE_SIZE;
+  store<i32>(p, <i32>linktype);
+  store<f64>(p + 8, unitsPerMs);
+  store<f64>(p + 16, offsetMs);
+  ifaceCount++;
+}
+
+/** An enhanced packet block, or an obsolete packet block (16-bit interface id). */
+function enhancedPacket(body: usize, bodyEnd: usize, obsolete: bool): void {
+  if (bodyEnd - body < 20) {
+    count(R_BAD_PACKET_BLOCK);
+    return;
+  }
+  const le = littleEndian;
+  const ifaceId = obsolete ? rd16(body, le) : rd32(body, le);
+  const hi = rd32(body + 4, le);
+  const lo = rd32(body + 8, le);
+  const capLen = rd32(body + 12, le);
+  const wireLen = rd32(body + 16, le);
+  if (ifaceId >= <u32>ifaceCount) {
+    count(R_UNKNOWN_INTERFACE);
+    return;
+  }
+  if (body + 20 + <usize>capLen > bodyEnd) {
+    count(R_BAD_PACKET_BLOCK);
+    return;
+  }
+  const iface = IFACES + <usize>ifaceId * IFACE_SIZE;
+  const ts = (<f64>hi * 4294967296 + <f64>lo) / load<f64>(iface + 8) + load<f64>(iface + 16);
+  lastTsMs = ts;
+  deliver(load<i32>(iface), ts, body + 20, <i32>capLen, wireLen < capLen ? capLen : wireLen);
+}
+
+function simplePacket(body: usize, bodyEnd: usize): void {
+  if (ifaceCount == 0 || bodyEnd - body < 4) {
+    count(ifaceCount == 0 ? R_UNKNOWN_INTERFACE : R_BAD_PACKET_BLOCK);
+    return;
+  }
+  const wireLen = rd32(body, littleEndian);
+  const room = <u32>(bodyEnd - body - 4);
+  const capLen = wireLen < room ? wireLen : room;
+  // A simple packet block carries no timestamp: the previous packet's time stands in.
+  deliver(load<i32>(IFACES), lastTsMs, body + 4, <i32>capLen, wireLen);
+}
+
+// ---- decoding ----
+
+const LINKTYPE_NULL = 0;
+const LINKTYPE_ETHERNET = 1;
+const LINKTYPE_RAW_OPENBSD = 12;
+const LINKTYPE_RAW_BSDOS = 14;
+const LINKTYPE_RAW = 101;
+const LINKTYPE_LOOP = 108;
+const LINKTYPE_LINUX_SLL = 113;
+const LINKTYPE_IPV4 = 228;
+const LINKTYPE_IPV6 = 229;
+const LINKTYPE_LINUX_SLL2 = 276;
+
+/** Decode the packet at [p, p + len) into VIEW; R_OK or the reason it is not decoded. */
+export function decode(linktype: i32, p: usize, len: i32): i32 {
+  const end = p + <usize>len;
+  switch (linktype) {
+    case LINKTYPE_ETHERNET: {
+      if (p + 14 > end) return R_TRUNCATED_LINK;
+      let type = be16(p + 12);
+      let off = p + 14;
+      // 802.1Q, 802.1ad (QinQ) and the older 0x9100 tag, stacked any number of times.
+      while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
+        if (off + 4 > end) return R_TRUNCATED_LINK;
+        type = be16(off + 2);
+        off += 4;
+      }
+      return ethertype(type, off, end);
+    }
+    case LINKTYPE_RAW:
+    case LINKTYPE_RAW_OPENBSD:
+    case LINKTYPE_RAW_BSDOS: {
+      if (p >= end) return R_TRUNCATED_IP;
+      const version = <u32>load<u8>(p) >> 4;
+      if (version == 4) return ipv4(p, end);
+      if (version == 6) return ipv6(p, end);
+      return R_BAD_IP_VERSION;
+    }
+    case LINKTYPE_IPV4:
+      return ipv4(p, end);
+    case LINKTYPE_IPV6:
+      return ipv6(p, end);
+    case LINKTYPE_NULL:
+    case LINKTYPE_LOOP: {
+      if (p + 4 > end) return R_TRUNCATED_LINK;
+      // DLT_NULL stores the address family in the capturing host's byte order.
+      const le = le32(p);
+      const family = linktype == LINKTYPE_LOOP || le > 0xffff ? be32(p) : le;
+      if (family == 2) return ipv4(p + 4, end);
+      // AF_INET6 differs by OS: 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+      if (family == 10 || family == 24 || family == 28 || family == 30) return ipv6(p + 4, end);
+      return R_NON_IP;
+    }
+    case LINKTYPE_LINUX_SLL:
+      if (p + 16 > end) return R_TRUNCATED_LINK;
+      return ethertype(be16(p + 14), p + 16, end);
+    case LINKTYPE_LINUX_SLL2:
+      if (p + 20 > end) return R_TRUNCATED_LINK;
+      return ethertype(be16(p), p + 20, end);
+    default:
+      return R_UNSUPPORTED_LINKTYPE;
+  }
+}
+
+function ethertype(type: u32, off: usize, end: usize): i32 {
+  if (type == 0x0800) return ipv4(off, end);
+  if (type == 0x86dd) return ipv6(off, end);
+  return R_NON_IP;
+}
+
+function ipv4(off: usize, frameEnd: usize): i32 {
+  if (off + 20 > frameEnd) return R_TRUNCATED_IP;
+  const vihl = <u32>load<u8>(off);
+  if (vihl >> 4 != 4) return R_BAD_IP_VERSION;
+  const headerLen = (vihl & 15) * 4;
+  if (headerLen < 20) return R_BAD_IP_HEADER;
+  if (off + <usize>headerLen > frameEnd) return R_TRUNCATED_IP;
+  let totalLen = be16(off + 2);
+  const captured = <u32>(frameEnd - off);
+  // Segmentation offload on the capturing host leaves 0 in the length field.
+  if (totalLen == 0) totalLen = captured;
+  if (totalLen < headerLen) return R_BAD_IP_HEADER;
+  store<i32>(VIEW + V_IP_VERSION, 4);
+  store<i32>(VIEW + V_IP_LENGTH, <i32>totalLen);
+  store<u32>(VIEW + V_SRC_V4, be32(off + 12));
+  store<u32>(VIEW + V_DST_V4, be32(off + 16));
+  store<i32>(VIEW + V_PROTO, <i32>load<u8>(off + 9));
+  const fragField = be16(off + 6);
+  const fragOffset = fragField & 0x1fff;
+  store<i32>(VIEW + V_FRAGMENT, fragOffset != 0 || (fragField & 0x2000) != 0 ? 1 : 0);
+  store<i32>(VIEW + V_LATER_FRAGMENT, fragOffset != 0 ? 1 : 0);
+  // Ethernet padding after the IP packet is not payload.
+  const end = off + <usize>(totalLen < captured ? totalLen : captured);
+  return transport(off + <usize>headerLen, end);
+}
+
+function ipv6(off: usize, frameEnd: usize): i32 {
+  if (off + 40 > frameEnd) return R_TRUNCATED_IP;
+  if (<u32>load<u8>(off) >> 4 != 6) return R_BAD_IP_VERSION;
+  const payloadLen = be16(off + 4);
+  const captured = <u32>(frameEnd - off - 40);
+  // Jumbograms (length 0) and offloaded segments: the captured length stands in.
+  const carried = payloadLen == 0 ? captured : payloadLen;
+  store<i32>(VIEW + V_IP_VERSION, 6);
+  store<i32>(VIEW + V_IP_LENGTH, <i32>(40 + carried));
+  store<i32>(VIEW + V_SRC_OFF, <i32>(off + 8));
+  store<i32>(VIEW + V_DST_OFF, <i32>(off + 24));
+  store<i32>(VIEW + V_FRAGMENT, 0);
+  store<i32>(VIEW + V_LATER_FRAGMENT, 0);
+  const end = off + 40 + <usize>(carried < captured ? carried : captured);
+  let next = <u32>load<u8>(off + 6);
+  let pos = off + 40;
+  for (let hops = 0; hops < 16; hops++) {
+    if (next == 0 || next == 43 || next == 60 || next == 135 || next == 139 || next == 140) {
+      // hop-by-hop, routing, destination options, mobility, HIP, shim6
+      if (pos + 8 > end) return R_TRUNCATED_IPV6_EXT;
+      next = <u32>load<u8>(pos);
+      pos += (<usize>load<u8>(pos + 1) + 1) * 8;
+      continue;
+    }
+    if (next == 51) {
+      // authentication header: length in 4-byte units minus 2
+      if (pos + 8 > end) return R_TRUNCATED_IPV6_EXT;
+      next = <u32>load<u8>(pos);
+      pos += (<usize>load<u8>(pos + 1) + 2) * 4;
+      continue;
+    }
+    if (next == 44) {
+      if (pos + 8 > end) return R_TRUNCATED_IPV6_EXT;
+      next = <u32>load<u8>(pos);
+      const fragField = be16(pos + 2);
+      store<i32>(VIEW + V_FRAGMENT, 1);
+      store<i32>(VIEW + V_LATER_FRAGMENT, fragField >> 3 != 0 ? 1 : 0);
+      pos += 8;
+      continue;
+    }
+    break;
+  }
+  if (pos > end) return R_TRUNCATED_IPV6_EXT;
+  store<i32>(VIEW + V_PROTO, <i32>next);
+  return transport(pos, end);
+}
+
+function transport(off: usize, end: usize): i32 {
+  store<i32>(VIEW + V_SRC_PORT, 0);
+  store<i32>(VIEW + V_DST_PORT, 0);
+  store<i32>(VIEW + V_TCP_FLAGS, 0);
+  store<i32>(VIEW + V_PAYLOAD_OFF, <i32>off);
+  store<i32>(VIEW + V_PAYLOAD_LEN, 0);
+  if (load<i32>(VIEW + V_LATER_FRAGMENT) != 0) return R_OK;
+  const proto = load<i32>(VIEW + V_PROTO);
+  if (proto == 6) {
+    if (off + 20 > end) return R_TRUNCATED_TCP;
+    const dataOffset = (<usize>load<u8>(off + 12) >> 4) * 4;
+    if (dataOffset < 20) return R_BAD_TCP_HEADER;
+    store<i32>(VIEW + V_SRC_PORT, <i32>be16(off));
+    store<i32>(VIEW + V_DST_PORT, <i32>be16(off + 2));
+    store<u32>(VIEW + V_TCP_SEQ, be32(off + 4));
+    store<i32>(VIEW + V_TCP_FLAGS, <i32>load<u8>(off + 13));
+    if (off + dataOffset > end) {
+      // Options cut by the snap length: the ports and flags still count.
+      store<i32>(VIEW + V_PAYLOAD_OFF, <i32>end);
+      return R_OK;
+    }
+    store<i32>(VIEW + V_PAYLOAD_OFF, <i32>(off + dataOffset));
+    store<i32>(VIEW + V_PAYLOAD_LEN, <i32>(end - off - dataOffset));
+    return R_OK;
+  }
+  if (proto == 17 || proto == 136) {
+    if (off + 8 > end) return R_TRUNCATED_UDP;
+    store<i32>(VIEW + V_SRC_PORT, <i32>be16(off));
+    store<i32>(VIEW + V_DST_PORT, <i32>be16(off + 2));
+    const udpLen = be16(off + 4);
+    store<i32>(VIEW + V_PAYLOAD_OFF, <i32>(off + 8));
+    const avail = <u32>(end - off - 8);
+    store<i32>(VIEW + V_PAYLOAD_LEN, <i32>(udpLen >= 8 && udpLen - 8 < avail ? udpLen - 8 : avail));
+    return R_OK;
+  }
+  // Other protocols (ICMP, GRE, ESP...) are flows without ports.
+  store<i32>(VIEW + V_PAYLOAD_LEN, <i32>(end - off));
+  return R_OK;
+}
+
+// ---- flows ----
+
+/** One captured packet at [p, p + len), framed by the host (tests, other framings). */
+export function packet(linktype: i32, tsMs: f64, p: usize, len: i32, wireLength: u32): void {
+  handle(linktype, tsMs, p, len, wireLength);
+}
+
+function handle(linktype: i32, tsMs: f64, p: usize, len: i32, wireLength: u32): void {
+  addF(S_PACKETS, 1);
+  addF(S_BYTES, <f64>wireLength);
+  let now = load<f64>(VIEW + V_NOW);
+  if (tsMs > now) {
+    now = tsMs;
+    store<f64>(VIEW + V_NOW, now);
+  }
+  if (now >= nextSweep) sweep();
+  const result = decode(linktype, p, len);
+  if (result != R_OK) {
+    count(result);
+    return;
+  }
+  if (load<i32>(VIEW + V_FRAGMENT) != 0) {
+    addF(S_FRAGMENTS, 1);
+    // Later fragments carry no ports: counted, not reassembled, not attributed.
+    if (load<i32>(VIEW + V_LATER_FRAGMENT) != 0) {
+      count(R_IP_FRAGMENT);
+      return;
+    }
+  }
+  store<f64>(VIEW + V_TS, tsMs);
+  account(tsMs);
+}
+
+/** Fill the scratch key from VIEW: the lower endpoint (bytes, then port) first. */
+function packetKey(): void {
+  const proto = <u32>load<i32>(VIEW + V_PROTO);
+  const sp = <u32>load<i32>(VIEW + V_SRC_PORT);
+  const dp = <u32>load<i32>(VIEW + V_DST_PORT);
+  keyProto = proto;
+  if (load<i32>(VIEW + V_IP_VERSION) == 4) {
+    keyV6 = 0;
+    const s = load<u32>(VIEW + V_SRC_V4);
+    const d = load<u32>(VIEW + V_DST_V4);
+    const srcLow = s < d || (s == d && sp <= dp);
+    keySrcLow = s == d && sp == dp ? 2 : srcLow ? 1 : 0;
+    store<u64>(K_LOW, 0);
+    store<u64>(K_LOW + 8, 0);
+    store<u64>(K_HIGH, 0);
+    store<u64>(K_HIGH + 8, 0);
+    store<u32>(K_LOW, srcLow ? s : d);
+    store<u32>(K_HIGH, srcLow ? d : s);
+    keyLowPort = srcLow ? sp : dp;
+    keyHighPort = srcLow ? dp : sp;
+    return;
+  }
+  keyV6 = 1;
+  const so = <usize>load<i32>(VIEW + V_SRC_OFF);
+  const dOff = <usize>load<i32>(VIEW + V_DST_OFF);
+  let order: i32 = 0;
+  for (let i: usize = 0; i < 16; i++) {
+    const diff = <i32>load<u8>(so + i) - <i32>load<u8>(dOff + i);
+    if (diff != 0) {
+      order = diff;
+      break;
+    }
+  }
+  if (order == 0) order = <i32>sp - <i32>dp;
+  const srcLow = order <= 0;
+  keySrcLow = order == 0 ? 2 : srcLow ? 1 : 0;
+  const lo = srcLow ? so : dOff;
+  const hi = srcLow ? dOff : so;
+  store<u64>(K_LOW, load<u64>(lo));
+  store<u64>(K_LOW + 8, load<u64>(lo + 8));
+  store<u64>(K_HIGH, load<u64>(hi));
+  store<u64>(K_HIGH + 8, load<u64>(hi + 8));
+  keyLowPort = srcLow ? sp : dp;
+  keyHighPort = srcLow ? dp : sp;
+}
+
+function keyHash(): u32 {
+  let h: u32 = (keyProto | (keyV6 << 8)) * 0x9e3779b1;
+  for (let i: usize = 0; i < 32; i += 8) {
+    const w = load<u64>(KEY + i);
+    h = (h ^ <u32>w) * 0x85ebca6b;
+    h = (h ^ (h >> 13) ^ <u32>(w >> 32)) * 0xc2b2ae35;
+  }
+  h = (h ^ ((keyLowPort << 16) | keyHighPort) ^ (h >> 15)) * 0x27d4eb2f;
+  return h ^ (h >> 16);
+}
+
+@inline function sameKey(p: usize, low: usize): bool {
+  return (
+    load<u64>(p + low) == load<u64>(K_LOW) &&
+    load<u64>(p + low + 8) == load<u64>(K_LOW + 8) &&
+    load<u64>(p + low + 16) == load<u64>(K_HIGH) &&
+    load<u64>(p + low + 24) == load<u64>(K_HIGH + 8)
+  );
+}
+
+function findFlow(hash: u32): i32 {
+  let i = load<i32>(buckets + (<usize>(hash & bucketMask) << 2));
+  while (i >= 0) {
+    const p = slotAt(i);
+    if (
+      load<u32>(p + F_HASH) == hash &&
+      <u32>load<u8>(p + F_PROTO) == keyProto &&
+      <u32>load<u8>(p + F_V6) == keyV6 &&
+      <u32>load<u16>(p + F_LOW_PORT) == keyLowPort &&
+      <u32>load<u16>(p + F_HIGH_PORT) == keyHighPort &&
+      sameKey(p, F_LOW)
+    )
+      return i;
+    i = load<i32>(p + F_HASH_NEXT);
+  }
+  return -1;
+}
+
+function account(tsMs: f64): void {
+  packetKey();
+  const hash = keyHash();
+  let slot = findFlow(hash);
+  const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
+  const proto = keyProto;
+  if (slot >= 0 && load<f64>(slotAt(slot) + F_CLOSED_AT) >= 0 && proto == 6 && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+    // A new connection reusing the ports of a closed one.
+    end(slot, <i32>load<u8>(slotAt(slot) + F_CLOSE_REASON));
+    slot = -1;
+  }
+  let p: usize;
+  if (slot < 0) {
+    if (proto == 6 && load<i32>(VIEW + V_PAYLOAD_LEN) == 0 && (flags & TCP_SYN) == 0 && closedGet(hash, tsMs)) {
+      count(R_AFTER_CLOSE);
+      return;
+    }
+    slot = open(hash, tsMs);
+    p = slotAt(slot);
+  } else {
+    p = slotAt(slot);
+    if (load<u8>(p + F_RESTART) == 0 && tsMs - load<f64>(p + F_TS) >= activeTimeoutMs) emit(slot, END_ACTIVE, false);
+  }
+  if (load<u8>(p + F_RESTART) != 0) {
+    store<u8>(p + F_RESTART, 0);
+    store<f64>(p + F_TS, tsMs);
+  }
+  if (tsMs > load<f64>(p + F_TS_END)) store<f64>(p + F_TS_END, tsMs);
+  let outbound: bool;
+  if (keyV6 == 0) outbound = load<u32>(VIEW + V_SRC_V4) == load<u32>(p + F_INITIATOR_V4) && <u32>load<i32>(VIEW + V_SRC_PORT) == <u32>load<u16>(p + F_SRC_PORT);
+  else outbound = keySrcLow == 2 || (keySrcLow == 1) == (load<u8>(p + F_INITIATOR_LOW) != 0);
+  const ipLength = <f64>load<i32>(VIEW + V_IP_LENGTH);
+  if (outbound) {
+    addF(p + F_BYTES_OUT, ipLength);
+    store<u32>(p + F_PACKETS_OUT, load<u32>(p + F_PACKETS_OUT) + 1);
+  } else {
+    addF(p + F_BYTES_IN, ipLength);
+    store<u32>(p + F_PACKETS_IN, load<u32>(p + F_PACKETS_IN) + 1);
+  }
+  if (proto == 6 && flags != 0) {
+    if (flags & TCP_RST) {
+      if (load<f64>(p + F_CLOSED_AT) < 0) store<f64>(p + F_CLOSED_AT, tsMs);
+      store<u8>(p + F_CLOSE_REASON, END_RST);
+    } else if (flags & TCP_FIN) {
+      store<u8>(p + (outbound ? F_FIN_OUT : F_FIN_IN), 1);
+      if (load<u8>(p + F_FIN_OUT) != 0 && load<u8>(p + F_FIN_IN) != 0 && load<f64>(p + F_CLOSED_AT) < 0) {
+        store<f64>(p + F_CLOSED_AT, tsMs);
+        store<u8>(p + F_CLOSE_REASON, END_FIN);
+      }
+    }
+  }
+  if (load<u8>(p + F_INSPECT_DONE) == 0 && load<i32>(VIEW + V_PAYLOAD_LEN) > 0) hostInspect(slot, outbound ? 1 : 0);
+}
+
+function open(hash: u32, tsMs: f64): i32 {
+  if (flowCount >= maxFlows && oldest >= 0) {
+    // Oldest-created flow goes first: bounded memory wins over completeness.
+    addF(S_EVICTED, 1);
+    end(oldest, END_EVICTED);
+  }
+  let slot = freeSlot;
+  if (slot >= 0) freeSlot = load<i32>(slotAt(slot) + F_NEXT);
+  else slot = unusedSlot++;
+  const p = slotAt(slot);
+  memory.fill(p, 0, SLOT);
+  store<f64>(p + F_TS, tsMs);
+  store<f64>(p + F_TS_END, tsMs);
+  store<f64>(p + F_CLOSED_AT, -1);
+  store<u32>(p + F_HASH, hash);
+  store<u8>(p + F_PROTO, <u8>keyProto);
+  store<u8>(p + F_V6, <u8>keyV6);
+  store<u16>(p + F_LOW_PORT, <u16>keyLowPort);
+  store<u16>(p + F_HIGH_PORT, <u16>keyHighPort);
+  store<u64>(p + F_LOW, load<u64>(K_LOW));
+  store<u64>(p + F_LOW + 8, load<u64>(K_LOW + 8));
+  store<u64>(p + F_HIGH, load<u64>(K_HIGH));
+  store<u64>(p + F_HIGH + 8, load<u64>(K_HIGH + 8));
+  // The initiator sent the first packet, except that a SYN-ACK comes from the responder.
+  const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
+  const reversed = keyProto == 6 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+  store<i32>(VIEW + V_REVERSED, reversed ? 1 : 0);
+  store<u16>(p + F_SRC_PORT, <u16>load<i32>(VIEW + (reversed ? V_DST_PORT : V_SRC_PORT)));
+  if (keyV6 == 0) store<u32>(p + F_INITIATOR_V4, load<u32>(VIEW + (reversed ? V_DST_V4 : V_SRC_V4)));
+  else {
+    const srcLow = keySrcLow != 0;
+    store<u8>(p + F_INITIATOR_LOW, (reversed ? !srcLow : srcLow) ? 1 : 0);
+  }
+  // Hash chain and creation order.
+  const bucket = buckets + (<usize>(hash & bucketMask) << 2);
+  store<i32>(p + F_HASH_NEXT, load<i32>(bucket));
+  store<i32>(bucket, slot);
+  store<i32>(p + F_PREV, newest);
+  store<i32>(p + F_NEXT, -1);
+  if (newest >= 0) store<i32>(slotAt(newest) + F_NEXT, slot);
+  else oldest = slot;
+  newest = slot;
+  flowCount++;
+  hostOpened(slot);
+  return slot;
+}
+
+/** The flow leaves the table: its record is due (`reason`), its slot is freed. */
+function end(slot: i32, reason: i32): void {
+  const p = slotAt(slot);
+  // Unlink from its hash chain.
+  const bucket = buckets + (<usize>(load<u32>(p + F_HASH) & bucketMask) << 2);
+  let i = load<i32>(bucket);
+  if (i == slot) store<i32>(bucket, load<i32>(p + F_HASH_NEXT));
+  else {
+    while (i >= 0) {
+      const q = slotAt(i);
+      const next = load<i32>(q + F_HASH_NEXT);
+      if (next == slot) {
+        store<i32>(q + F_HASH_NEXT, load<i32>(p + F_HASH_NEXT));
+        break;
+      }
+      i = next;
+    }
+  }
+  // Unlink from the creation order.
+  const prev = load<i32>(p + F_PREV);
+  const next = load<i32>(p + F_NEXT);
+  if (prev >= 0) store<i32>(slotAt(prev) + F_NEXT, next);
+  else oldest = next;
+  if (next >= 0) store<i32>(slotAt(next) + F_PREV, prev);
+  else newest = prev;
+  flowCount--;
+  if (load<f64>(p + F_CLOSED_AT) >= 0) closedSet(p);
+  emit(slot, reason, true);
+  store<i32>(p + F_NEXT, freeSlot);
+  freeSlot = slot;
+}
+
+/** The flow's record (through the host), then fresh counters: the next packet starts the next record. */
+function emit(slot: i32, reason: i32, final: bool): void {
+  const p = slotAt(slot);
+  if (load<u32>(p + F_PACKETS_OUT) + load<u32>(p + F_PACKETS_IN) == 0) {
+    if (final) hostEnded(slot, -1, 1);
+    return;
+  }
+  hostEnded(slot, reason, final ? 1 : 0);
+  store<f64>(p + F_BYTES_OUT, 0);
+  store<f64>(p + F_BYTES_IN, 0);
+  store<u32>(p + F_PACKETS_OUT, 0);
+  store<u32>(p + F_PACKETS_IN, 0);
+  store<u8>(p + F_RESTART, 1);
+}
+
+/** Stop calling `inspect` for this flow. */
+export function stopInspecting(slot: i32): void {
+  store<u8>(slotAt(slot) + F_INSPECT_DONE, 1);
+}
+
+/** Advance packet time without a packet (a quiet live capture). */
+export function advance(tsMs: f64): void {
+  let now = load<f64>(VIEW + V_NOW);
+  if (tsMs > now) {
+    now = tsMs;
+    store<f64>(VIEW + V_NOW, now);
+  }
+  if (now >= nextSweep) sweep();
+}
+
+function sweep(): void {
+  const now = load<f64>(VIEW + V_NOW);
+  nextSweep = now + sweepEveryMs;
+  let i = oldest;
+  while (i >= 0) {
+    const p = slotAt(i);
+    const next = load<i32>(p + F_NEXT);
+    const closed = load<f64>(p + F_CLOSED_AT);
+    if (closed >= 0 && now - load<f64>(p + F_TS_END) >= closeLingerMs) end(i, <i32>load<u8>(p + F_CLOSE_REASON));
+    else if (now - load<f64>(p + F_TS_END) >= idleTimeoutMs) end(i, END_IDLE);
+    else if (load<u8>(p + F_RESTART) == 0 && now - load<f64>(p + F_TS) >= activeTimeoutMs) emit(i, END_ACTIVE, false);
+    i = next;
+  }
+}
+
+/** End of input: every flow still tracked becomes a record, oldest first. */
+export function finish(): void {
+  while (oldest >= 0) end(oldest, END_END);
+}
+
+// ---- closed connections ----
+
+function closedFind(hash: u32): i32 {
+  let i = load<i32>(closedBuckets + (<usize>(hash & closedMask) << 2));
+  while (i >= 0) {
+    const c = closedAt(i);
+    if (
+      load<u32>(c + C_HASH) == hash &&
+      <u32>load<u8>(c + C_PROTO) == keyProto &&
+      <u32>load<u8>(c + C_V6) == keyV6 &&
+      <u32>load<u16>(c + C_LOW_PORT) == keyLowPort &&
+      <u32>load<u16>(c + C_HIGH_PORT) == keyHighPort &&
+      sameKey(c, C_LOW)
+    )
+      return i;
+    i = load<i32>(c + C_HASH_NEXT);
+  }
+  return -1;
+}
+
+function closedRemove(i: i32): void {
+  const c = closedAt(i);
+  const bucket = closedBuckets + (<usize>(load<u32>(c + C_HASH) & closedMask) << 2);
+  let j = load<i32>(bucket);
+  if (j == i) store<i32>(bucket, load<i32>(c + C_HASH_NEXT));
+  else {
+    while (j >= 0) {
+      const q = closedAt(j);
+      const next = load<i32>(q + C_HASH_NEXT);
+      if (next == i) {
+        store<i32>(q + C_HASH_NEXT, load<i32>(c + C_HASH_NEXT));
+        break;
+      }
+      j = next;
+    }
+  }
+  const prev = load<i32>(c + C_PREV);
+  const next = load<i32>(c + C_NEXT);
+  if (prev >= 0) store<i32>(closedAt(prev) + C_NEXT, next);
+  else closedOldest = next;
+  if (next >= 0) store<i32>(closedAt(next) + C_PREV, prev);
+  else closedNewest = prev;
+  store<i32>(c + C_NEXT, closedFree);
+  closedFree = i;
+  closedCount--;
+}
+
+/** The packet's connection was closed within the idle timeout (an expired entry is dropped). */
+function closedGet(hash: u32, tsMs: f64): bool {
+  const i = closedFind(hash);
+  if (i < 0) return false;
+  if (load<f64>(closedAt(i) + C_EXPIRES) < tsMs) {
+    closedRemove(i);
+    return false;
+  }
+  return true;
+}
+
+/** Remember the connection of flow slot `p` as closed, as the newest entry; the oldest goes when full. */
+function closedSet(p: usize): void {
+  if (closedMax <= 0) return;
+  // The scratch key becomes the flow's for a while: the packet being handled may still need its own.
+  const savedProto = keyProto;
+  const savedV6 = keyV6;
+  const savedLowPort = keyLowPort;
+  const savedHighPort = keyHighPort;
+  keyProto = <u32>load<u8>(p + F_PROTO);
+  keyV6 = <u32>load<u8>(p + F_V6);
+  keyLowPort = <u32>load<u16>(p + F_LOW_PORT);
+  keyHighPort = <u32>load<u16>(p + F_HIGH_PORT);
+  const savedLow0 = load<u64>(K_LOW);
+  const savedLow1 = load<u64>(K_LOW + 8);
+  const savedHigh0 = load<u64>(K_HIGH);
+  const savedHigh1 = load<u64>(K_HIGH + 8);
+  store<u64>(K_LOW, load<u64>(p + F_LOW));
+  store<u64>(K_LOW + 8, load<u64>(p + F_LOW + 8));
+  store<u64>(K_HIGH, load<u64>(p + F_HIGH));
+  store<u64>(K_HIGH + 8, load<u64>(p + F_HIGH + 8));
+  const hash = load<u32>(p + F_HASH);
+  const found = closedFind(hash);
+  if (found >= 0) closedRemove(found);
+  // One entry more than kept: a new entry is in before the oldest goes.
+  let i = closedFree;
+  if (i >= 0) closedFree = load<i32>(closedAt(i) + C_NEXT);
+  else i = unusedClosed++;
+  const c = closedAt(i);
+  store<f64>(c + C_EXPIRES, load<f64>(VIEW + V_NOW) + idleTimeoutMs);
+  store<u8>(c + C_PROTO, <u8>keyProto);
+  store<u8>(c + C_V6, <u8>keyV6);
+  store<u16>(c + C_LOW_PORT, <u16>keyLowPort);
+  store<u16>(c + C_HIGH_PORT, <u16>keyHighPort);
+  store<u32>(c + C_HASH, hash);
+  store<u64>(c + C_LOW, load<u64>(K_LOW));
+  store<u64>(c + C_LOW + 8, load<u64>(K_LOW + 8));
+  store<u64>(c + C_HIGH, load<u64>(K_HIGH));
+  store<u64>(c + C_HIGH + 8, load<u64>(K_HIGH + 8));
+  const bucket = closedBuckets + (<usize>(hash & closedMask) << 2);
+  store<i32>(c + C_HASH_NEXT, load<i32>(bucket));
+  store<i32>(bucket, i);
+  store<i32>(c + C_PREV, closedNewest);
+  store<i32>(c + C_NEXT, -1);
+  if (closedNewest >= 0) store<i32>(closedAt(closedNewest) + C_NEXT, i);
+  else closedOldest = i;
+  closedNewest = i;
+  closedCount++;
+  if (closedCount > closedMax) closedRemove(closedOldest);
+  store<u64>(K_LOW, savedLow0);
+  store<u64>(K_LOW + 8, savedLow1);
+  store<u64>(K_HIGH, savedHigh0);
+  store<u64>(K_HIGH + 8, savedHigh1);
+  keyProto = savedProto;
+  keyV6 = savedV6;
+  keyLowPort = savedLowPort;
+  keyHighPort = savedHighPort;
+}
