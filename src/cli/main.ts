@@ -112,9 +112,9 @@ async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promis
 type ReplayCommandOptions = GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string };
 
 /**
- * A capture file first in line starts replaying on a worker thread at once (or goes on with the
- * worker the launcher already started for it), while this thread loads config, rules and the
- * pipeline. Any problem here is left for the replay itself to report.
+ * With EGRESSD_PCAP_WORKER=1, a capture file first in line starts replaying on a worker thread at
+ * once (or goes on with the worker the launcher already started for it), while this thread loads
+ * config, rules and the pipeline. Any problem here is left for the replay itself to report.
  */
 async function startEarlyReplay(path: string | undefined, format: FormatName | undefined, spawned: SpawnedPcapWorker | undefined): Promise<PcapWorkerReplay | undefined> {
   let replay: PcapWorkerReplay | undefined;

@@ -1,7 +1,6 @@
 // Starting a capture replay worker thread, kept apart from the rest of the worker's handling so
 // the CLI's launcher can start one before it loads the CLI itself (see src/cli/early-replay.ts).
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -25,15 +24,13 @@ export function pcapWorkerAvailable(): boolean {
 
 /**
  * Whether capture files are read and assembled on a worker thread while this thread enriches and
- * detects: by default when the host has two or more CPUs. On 2 cores a 1M-packet replay took
- * 0.91 s against 1.12 s on one thread, for about the same CPU (see bench/pcap.ts).
- * EGRESSD_PCAP_WORKER=1 or 0 forces either way.
+ * detects: only with EGRESSD_PCAP_WORKER=1. Since framing, decoding and the flow table run in the
+ * packet core (WebAssembly), one thread is faster: on 2 cores a 1M-packet replay took 0.86 s and
+ * 1.19 CPU-s on one thread against 0.96 s and 1.62 CPU-s with the worker, which starts a second
+ * V8 isolate, compiles the identification a second time and packs every record (bench/pcap.ts).
  */
 export function pcapWorkerWanted(): boolean {
-  const setting = process.env.EGRESSD_PCAP_WORKER;
-  if (setting === '1') return true;
-  if (setting === '0') return false;
-  return availableParallelism() >= 2;
+  return process.env.EGRESSD_PCAP_WORKER === '1';
 }
 
 export type WorkerEvent = FromWorker | { t: 'failed'; message: string } | { t: 'exit'; code: number };
