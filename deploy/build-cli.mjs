@@ -47,6 +47,12 @@ const LIBRARY_EDITS = [
   { file: 'node_modules/prom-client/lib/cluster.js', edit: stub('module.exports = class AggregatorRegistry { constructor() { throw new Error("AggregatorRegistry: not in the egressd CLI bundle"); } };') },
   // Logs go to a file descriptor (pino.destination), never through a transport's worker thread.
   { file: 'node_modules/pino/lib/transport.js', edit: stub('module.exports = function transport() { throw new Error("pino transports: not in the egressd CLI bundle"); };') },
+  // pino asks worker_threads whether it runs on the main thread; in the CLI bundle it always does
+  // (the capture worker forwards its logs to it): worker_threads is not loaded for that (8 ms).
+  {
+    file: 'node_modules/pino/lib/tools.js',
+    edit: (text) => text.replace("const { isMainThread } = require('worker_threads')", 'const isMainThread = true'),
+  },
   // prom-client asks OpenTelemetry for the current span only for exemplars, which egressd never
   // enables; no OpenTelemetry SDK is ever registered, and these are the API's answers without one.
   { file: 'node_modules/@opentelemetry/api/dist/index.cjs', edit: stub('module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };') },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { load as parseYaml } from 'js-yaml';
 import type { z } from 'zod';
 import { EgressdError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 import { detectSchema, detectionRulesSchema } from './config.js';
 
 const RULES_FILE = join(import.meta.dirname, '..', '..', 'rules', 'detection.yaml');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 import { Enricher, approvedSourcesSchema, networksSchema } from '../../src/enrich/index.js';
 import type { FlowRecord } from '../../src/record.js';
 import { generateCorpus } from './generator.js';

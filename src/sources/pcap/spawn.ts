@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';
 
 // The tsc build has worker.js beside this module; the one-file CLI (deploy/build-cli.mjs) defines its own worker's file.
@@ -46,7 +46,9 @@ export class SpawnedPcapWorker {
     readonly sourceId: string = basename(path),
   ) {
     const workerInput: WorkerInput = { path, sourceId, maxUnacknowledged: MAX_UNACKNOWLEDGED };
-    this.worker = new Worker(WORKER_URL, { workerData: workerInput });
+    // Loaded here, not with this module: replays on one thread (the default) never load worker_threads.
+    const { Worker: WorkerThread } = process.getBuiltinModule('node:worker_threads');
+    this.worker = new WorkerThread(WORKER_URL, { workerData: workerInput });
     const hold = (event: WorkerEvent): void => {
       if (this.deliver) this.deliver(event);
       else this.held.push(event);

@@ -156,10 +156,13 @@ describe('the bundled CLI (dist/bin)', () => {
     // prom-client's pushgateway loads http; pino's transports load worker_threads.
     expect(version.builtins).not.toContain('http');
     expect(version.builtins).not.toContain('worker_threads');
-    // The probe sees them where they are used.
     const replay = probed<LoadReport>(LOAD_PROBE, ['replay', '--rules', join(DEMO, 'rules'), '--squid-logformat', 'combined', '--state-dir', join(dir.path, 'probed-state'), join(DEMO, 'access.log')]).report;
     expect(replay.zod).toBe(true);
-    expect(replay.builtins).toContain('worker_threads');
+    // Replays run on one thread by default and load no worker_threads; the probe sees it where used.
+    expect(replay.builtins).not.toContain('worker_threads');
+    const capture = join(REPO_ROOT, 'src', 'decode', 'packet', 'testdata', 'swarm-mse.pcap');
+    const onWorker = probed<LoadReport>(LOAD_PROBE, ['replay', '--state-dir', join(dir.path, 'probed-worker-state'), capture], { env: { EGRESSD_PCAP_WORKER: '1' } }).report;
+    expect(onWorker.builtins).toContain('worker_threads');
   });
 });
 

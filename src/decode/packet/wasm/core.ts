@@ -249,8 +249,7 @@ export function init(flows: i32, closed: i32, idleMs: f64, activeMs: f64, linger
   closedMask = closedBucketCount - 1;
   input = (closedBuckets + <usize>closedBucketCount * 4 + 0xffff) & ~0xffff;
   if (!reserve(input + inputSize)) return false;
-  memory.fill(buckets, 0xff, <usize>flowBuckets * 4);
-  memory.fill(closedBuckets, 0xff, <usize>closedBucketCount * 4);
+  // Bucket heads hold slot + 1 (0: empty), so fresh memory is an empty table: nothing to fill.
   // Slots are taken from the free lists, then from the never-used ones: memory is touched as used.
   freeSlot = -1;
   unusedSlot = 0;
@@ -777,7 +776,7 @@ function keyHash(): u32 {
 }
 
 function findFlow(hash: u32): i32 {
-  let i = load<i32>(buckets + (<usize>(hash & bucketMask) << 2));
+  let i = load<i32>(buckets + (<usize>(hash & bucketMask) << 2)) - 1;
   while (i >= 0) {
     const p = slotAt(i);
     if (
@@ -883,8 +882,8 @@ function open(hash: u32, tsMs: f64): i32 {
   }
   // Hash chain and creation order.
   const bucket = buckets + (<usize>(hash & bucketMask) << 2);
-  store<i32>(p + F_HASH_NEXT, load<i32>(bucket));
-  store<i32>(bucket, slot);
+  store<i32>(p + F_HASH_NEXT, load<i32>(bucket) - 1);
+  store<i32>(bucket, slot + 1);
   store<i32>(p + F_PREV, newest);
   store<i32>(p + F_NEXT, -1);
   if (newest >= 0) store<i32>(slotAt(newest) + F_NEXT, slot);
@@ -900,8 +899,8 @@ function end(slot: i32, reason: i32): void {
   const p = slotAt(slot);
   // Unlink from its hash chain.
   const bucket = buckets + (<usize>(load<u32>(p + F_HASH) & bucketMask) << 2);
-  let i = load<i32>(bucket);
-  if (i == slot) store<i32>(bucket, load<i32>(p + F_HASH_NEXT));
+  let i = load<i32>(bucket) - 1;
+  if (i == slot) store<i32>(bucket, load<i32>(p + F_HASH_NEXT) + 1);
   else {
     while (i >= 0) {
       const q = slotAt(i);
@@ -980,7 +979,7 @@ export function finish(): void {
 // ---- closed connections ----
 
 function closedFind(hash: u32): i32 {
-  let i = load<i32>(closedBuckets + (<usize>(hash & closedMask) << 2));
+  let i = load<i32>(closedBuckets + (<usize>(hash & closedMask) << 2)) - 1;
   while (i >= 0) {
     const c = closedAt(i);
     if (
@@ -1000,8 +999,8 @@ function closedFind(hash: u32): i32 {
 function closedRemove(i: i32): void {
   const c = closedAt(i);
   const bucket = closedBuckets + (<usize>(load<u32>(c + C_HASH) & closedMask) << 2);
-  let j = load<i32>(bucket);
-  if (j == i) store<i32>(bucket, load<i32>(c + C_HASH_NEXT));
+  let j = load<i32>(bucket) - 1;
+  if (j == i) store<i32>(bucket, load<i32>(c + C_HASH_NEXT) + 1);
   else {
     while (j >= 0) {
       const q = closedAt(j);
@@ -1074,8 +1073,8 @@ function closedSet(p: usize): void {
   store<u64>(c + C_HIGH, load<u64>(K_HIGH));
   store<u64>(c + C_HIGH + 8, load<u64>(K_HIGH + 8));
   const bucket = closedBuckets + (<usize>(hash & closedMask) << 2);
-  store<i32>(c + C_HASH_NEXT, load<i32>(bucket));
-  store<i32>(bucket, i);
+  store<i32>(c + C_HASH_NEXT, load<i32>(bucket) - 1);
+  store<i32>(bucket, i + 1);
   store<i32>(c + C_PREV, closedNewest);
   store<i32>(c + C_NEXT, -1);
   if (closedNewest >= 0) store<i32>(closedAt(closedNewest) + C_NEXT, i);
