@@ -15,8 +15,11 @@ export const pcapSourceSchema = z
     activeTimeout: duration.prefault('5m'),
     /** A TCP flow closed by FIN/RST stays this long to absorb the last ACKs. */
     closeLinger: duration.prefault('2s'),
-    /** Flows tracked at once; beyond this the oldest is ended early (counted as evicted). */
-    maxFlows: z.number().int().positive().default(100_000),
+    /**
+     * Flows tracked at once; beyond this the oldest is ended early (counted as evicted). 128 bytes
+     * each in the packet core, whose WebAssembly memory ends at 4 GiB: at most 20 million.
+     */
+    maxFlows: z.number().int().positive().max(20_000_000).default(100_000),
     /** Payload packets per flow looked at for protocol identification. */
     maxInspectPackets: z.number().int().min(1).max(256).default(16),
     /** Memory for the first bytes of streams still being identified, across all flows. */

@@ -51,6 +51,13 @@ describe('pcap source config', () => {
     expect(() => pcapSourceSchema.parse({ type: 'pcap', idleTimeout: 'soon' })).toThrow();
     expect(() => pcapSourceSchema.parse({ type: 'pcap', bogus: 1 })).toThrow();
   });
+
+  it('refuses a flow table larger than the packet core can hold, and builds the largest it allows', async () => {
+    expect(() => pcapSourceSchema.parse({ type: 'pcap', maxFlows: 30_000_000 })).toThrow(/20000000/);
+    const largest = pcapSourceSchema.parse({ type: 'pcap', maxFlows: 20_000_000 });
+    const { FlowTracker, DEFAULT_FLOW_OPTIONS } = await import('../../decode/packet/flows.js');
+    expect(new FlowTracker({ ...DEFAULT_FLOW_OPTIONS, maxFlows: largest.maxFlows }, []).trackedFlows).toBe(0);
+  });
 });
 
 describe('replayPcap', () => {
