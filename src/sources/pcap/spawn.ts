@@ -25,8 +25,8 @@ export function pcapWorkerAvailable(): boolean {
 /**
  * Whether capture files are read and assembled on a worker thread while this thread enriches and
  * detects: only with EGRESSD_PCAP_WORKER=1. Since framing, decoding and the flow table run in the
- * packet core (WebAssembly), one thread is faster: on 2 cores a 1M-packet replay took 0.86 s and
- * 1.19 CPU-s on one thread against 0.96 s and 1.62 CPU-s with the worker, which starts a second
+ * packet core (WebAssembly), one thread is faster: on 2 cores a 1M-packet replay took 0.82 s and
+ * 1.12 CPU-s on one thread against 0.89 s and 1.42 CPU-s with the worker, which starts a second
  * V8 isolate, compiles the identification a second time and packs every record (bench/pcap.ts).
  */
 export function pcapWorkerWanted(): boolean {
