@@ -96,6 +96,24 @@ const END_ACTIVE = 3;
 const END_EVICTED = 4;
 const END_END = 5;
 
+// A key block, in flow slots, closed-connection entries and for the packet being handled alike:
+// protocol, address family, ports, hash, then both addresses, the lower endpoint (bytes, then
+// port) first. Its padding stays zero, so two blocks compare as six 64-bit words.
+const K_PROTO = 0; // u8
+const K_V6 = 1; // u8
+const K_LOW_PORT = 4; // u16
+const K_HIGH_PORT = 6; // u16
+const K_HASH = 8; // u32
+const K_LOW = 16; // 16 bytes (IPv4: 4)
+const K_HIGH = 32; // 16 bytes
+const KEY_SIZE: usize = 48;
+
+// A table entry's links: next in its hash chain, previous and next in creation order (next also
+// chains the free list).
+const L_HASH_NEXT = 0; // i32
+const L_PREV = 4; // i32
+const L_NEXT = 8; // i32
+
 // A flow slot.
 const SLOT: usize = 128;
 const F_TS = 0; // f64
@@ -105,38 +123,22 @@ const F_BYTES_OUT = 24; // f64
 const F_BYTES_IN = 32; // f64
 const F_PACKETS_OUT = 40; // u32
 const F_PACKETS_IN = 44; // u32
-const F_PROTO = 48; // u8
-const F_V6 = 49; // u8
-const F_RESTART = 50; // u8
-const F_FIN_OUT = 51; // u8
-const F_FIN_IN = 52; // u8
-const F_INSPECT_DONE = 53; // u8
-const F_CLOSE_REASON = 54; // u8
-const F_INITIATOR_LOW = 55; // u8 (IPv6)
-const F_LOW_PORT = 56; // u16
-const F_HIGH_PORT = 58; // u16
-const F_SRC_PORT = 60; // u16, the initiator's port
-const F_INITIATOR_V4 = 64; // u32
-const F_HASH_NEXT = 68; // i32
-const F_PREV = 72; // i32
-const F_NEXT = 76; // i32
-const F_HASH = 80; // u32
-const F_LOW = 96; // 16 bytes (IPv4: 4)
-const F_HIGH = 112; // 16 bytes
+const F_RESTART = 48; // u8
+const F_FIN_OUT = 49; // u8
+const F_FIN_IN = 50; // u8
+const F_INSPECT_DONE = 51; // u8
+const F_CLOSE_REASON = 52; // u8
+const F_INITIATOR_LOW = 53; // u8 (IPv6)
+const F_SRC_PORT = 54; // u16, the initiator's port
+const F_INITIATOR_V4 = 56; // u32
+const F_LINKS = 64;
+const F_KEY = 80;
 
 // A closed-connection entry (a TCP flow ended after FIN/RST): late ACKs make no new flow.
-const CLOSED: usize = 64;
+const CLOSED: usize = 80;
 const C_EXPIRES = 0; // f64
-const C_PROTO = 8; // u8
-const C_V6 = 9; // u8
-const C_LOW_PORT = 10; // u16
-const C_HIGH_PORT = 12; // u16
-const C_HASH_NEXT = 16; // i32
-const C_PREV = 20; // i32
-const C_NEXT = 24; // i32
-const C_HASH = 28; // u32
-const C_LOW = 32;
-const C_HIGH = 48;
+const C_LINKS = 8;
+const C_KEY = 32;
 
 const TCP_FIN: u32 = 0x01;
 const TCP_SYN: u32 = 0x02;
@@ -145,25 +147,25 @@ const TCP_ACK: u32 = 0x10;
 
 // ---- state ----
 
+// Table descriptors: flows and closed connections share the code of a hash table whose entries
+// also keep their creation order (for eviction, timeouts and end of input, oldest first).
+const FLOWS: usize = 512;
+const CLOSEDS: usize = 576;
+const T_BASE = 0; // u32, first entry
+const T_SIZE = 4; // u32, bytes an entry
+const T_LINKS = 8; // u32, offset of its links
+const T_KEY = 12; // u32, offset of its key block
+const T_BUCKETS = 16; // u32, first bucket head (entry + 1, 0 empty: fresh memory is an empty table)
+const T_MASK = 20; // u32, buckets - 1
+const T_OLDEST = 24; // i32
+const T_NEWEST = 28; // i32
+const T_FREE = 32; // i32, free list
+const T_UNUSED = 36; // i32, entries never used from here on: memory is touched as used
+const T_COUNT = 40; // i32
+
 let slots: usize = 0;
 let maxFlows: i32 = 0;
-let buckets: usize = 0;
-let bucketMask: u32 = 0;
-let freeSlot: i32 = -1;
-let unusedSlot: i32 = 0;
-let flowCount: i32 = 0;
-let oldest: i32 = -1;
-let newest: i32 = -1;
-
-let closedEntries: usize = 0;
 let closedMax: i32 = 0;
-let closedBuckets: usize = 0;
-let closedMask: u32 = 0;
-let closedFree: i32 = -1;
-let unusedClosed: i32 = 0;
-let closedCount: i32 = 0;
-let closedOldest: i32 = -1;
-let closedNewest: i32 = -1;
 
 let idleTimeoutMs: f64 = 0;
 let activeTimeoutMs: f64 = 0;
@@ -171,14 +173,8 @@ let closeLingerMs: f64 = 0;
 let sweepEveryMs: f64 = 0;
 let nextSweep: f64 = 0;
 
-// Key of the packet being handled, lower endpoint first (a scratch flow key).
+/** The key block of the packet being handled. */
 const KEY: usize = 192;
-const K_LOW = KEY; // 16 bytes
-const K_HIGH = KEY + 16; // 16 bytes
-let keyProto: u32 = 0;
-let keyV6: u32 = 0;
-let keyLowPort: u32 = 0;
-let keyHighPort: u32 = 0;
 /** 1: the packet's source is the lower endpoint; 0: the higher; 2: both endpoints are equal. */
 let keySrcLow: i32 = 0;
 
@@ -216,10 +212,6 @@ let keySrcLow: i32 = 0;
   return slots + <usize>i * SLOT;
 }
 
-@inline function closedAt(i: i32): usize {
-  return closedEntries + <usize>i * CLOSED;
-}
-
 function pow2AtLeast(n: i32): u32 {
   let p: u32 = 16;
   while (p < <u32>n) p <<= 1;
@@ -237,25 +229,126 @@ export function init(flows: i32, closed: i32, idleMs: f64, activeMs: f64, linger
   activeTimeoutMs = activeMs;
   closeLingerMs = lingerMs;
   sweepEveryMs = sweepMs;
-  const flowBuckets = pow2AtLeast(flows * 2);
-  const closedBucketCount = pow2AtLeast(closed * 2);
   // The compiler's static data (Math.pow's tables) sits at --memoryBase, above TABLES: the
   // tables start after it.
   slots = (__heap_base + 15) & ~15;
-  buckets = slots + <usize>(flows + 1) * SLOT;
-  bucketMask = flowBuckets - 1;
-  closedEntries = buckets + <usize>flowBuckets * 4;
-  closedBuckets = closedEntries + <usize>(closed + 1) * CLOSED;
-  closedMask = closedBucketCount - 1;
-  input = (closedBuckets + <usize>closedBucketCount * 4 + 0xffff) & ~0xffff;
-  if (!reserve(input + inputSize)) return false;
-  // Bucket heads hold slot + 1 (0: empty), so fresh memory is an empty table: nothing to fill.
-  // Slots are taken from the free lists, then from the never-used ones: memory is touched as used.
-  freeSlot = -1;
-  unusedSlot = 0;
-  closedFree = -1;
-  unusedClosed = 0;
-  return true;
+  let end = describe(FLOWS, slots, SLOT, F_LINKS, F_KEY, flows);
+  // One closed entry more than kept: a new one is in before the oldest goes.
+  end = describe(CLOSEDS, end, CLOSED, C_LINKS, C_KEY, closed + 1);
+  input = (end + 0xffff) & ~0xffff;
+  return reserve(input + inputSize);
+}
+
+/** Lay out table `t` at `base` for `entries` entries, then its buckets; returns where it ends. */
+function describe(t: usize, base: usize, size: usize, links: usize, key: usize, entries: i32): usize {
+  const buckets = pow2AtLeast(entries * 2);
+  const bucketsAt = base + <usize>(entries + 1) * size;
+  store<u32>(t + T_BASE, <u32>base);
+  store<u32>(t + T_SIZE, <u32>size);
+  store<u32>(t + T_LINKS, <u32>links);
+  store<u32>(t + T_KEY, <u32>key);
+  store<u32>(t + T_BUCKETS, <u32>bucketsAt);
+  store<u32>(t + T_MASK, buckets - 1);
+  store<i32>(t + T_OLDEST, -1);
+  store<i32>(t + T_NEWEST, -1);
+  store<i32>(t + T_FREE, -1);
+  store<i32>(t + T_UNUSED, 0);
+  store<i32>(t + T_COUNT, 0);
+  return bucketsAt + <usize>buckets * 4;
+}
+
+@inline function entry(t: usize, i: i32): usize {
+  return <usize>load<u32>(t + T_BASE) + <usize>i * <usize>load<u32>(t + T_SIZE);
+}
+
+@inline function linksOf(t: usize, i: i32): usize {
+  return entry(t, i) + <usize>load<u32>(t + T_LINKS);
+}
+
+@inline function bucketOf(t: usize, hash: u32): usize {
+  return <usize>load<u32>(t + T_BUCKETS) + (<usize>(hash & load<u32>(t + T_MASK)) << 2);
+}
+
+@inline function sameKey(a: usize, b: usize): bool {
+  return (
+    load<u64>(a) == load<u64>(b) &&
+    load<u64>(a, 8) == load<u64>(b, 8) &&
+    load<u64>(a, 16) == load<u64>(b, 16) &&
+    load<u64>(a, 24) == load<u64>(b, 24) &&
+    load<u64>(a, 32) == load<u64>(b, 32) &&
+    load<u64>(a, 40) == load<u64>(b, 40)
+  );
+}
+
+/** The entry of table `t` whose key block equals the one at `key`, or -1. */
+function find(t: usize, key: usize): i32 {
+  const keyAt = <usize>load<u32>(t + T_KEY);
+  const next = <usize>load<u32>(t + T_LINKS) + L_HASH_NEXT;
+  let i = load<i32>(bucketOf(t, load<u32>(key + K_HASH))) - 1;
+  while (i >= 0) {
+    const e = entry(t, i);
+    if (sameKey(e + keyAt, key)) return i;
+    i = load<i32>(e + next);
+  }
+  return -1;
+}
+
+/** A new entry of table `t`, zeroed but for a copy of the key block at `key`: in its hash chain and the youngest. */
+function insert(t: usize, key: usize): i32 {
+  let i = load<i32>(t + T_FREE);
+  if (i >= 0) store<i32>(t + T_FREE, load<i32>(linksOf(t, i) + L_NEXT));
+  else {
+    i = load<i32>(t + T_UNUSED);
+    store<i32>(t + T_UNUSED, i + 1);
+  }
+  const e = entry(t, i);
+  memory.fill(e, 0, <usize>load<u32>(t + T_SIZE));
+  memory.copy(e + <usize>load<u32>(t + T_KEY), key, KEY_SIZE);
+  const l = e + <usize>load<u32>(t + T_LINKS);
+  const bucket = bucketOf(t, load<u32>(key + K_HASH));
+  store<i32>(l + L_HASH_NEXT, load<i32>(bucket) - 1);
+  store<i32>(bucket, i + 1);
+  const newest = load<i32>(t + T_NEWEST);
+  store<i32>(l + L_PREV, newest);
+  store<i32>(l + L_NEXT, -1);
+  if (newest >= 0) store<i32>(linksOf(t, newest) + L_NEXT, i);
+  else store<i32>(t + T_OLDEST, i);
+  store<i32>(t + T_NEWEST, i);
+  store<i32>(t + T_COUNT, load<i32>(t + T_COUNT) + 1);
+  return i;
+}
+
+/** Entry `i` leaves its hash chain and the creation order; what it holds stays until `release`. */
+function unlink(t: usize, i: i32): void {
+  const l = linksOf(t, i);
+  const hashNext = load<i32>(l + L_HASH_NEXT);
+  const bucket = bucketOf(t, load<u32>(entry(t, i) + <usize>load<u32>(t + T_KEY) + K_HASH));
+  let j = load<i32>(bucket) - 1;
+  if (j == i) store<i32>(bucket, hashNext + 1);
+  else {
+    while (j >= 0) {
+      const lj = linksOf(t, j);
+      const next = load<i32>(lj + L_HASH_NEXT);
+      if (next == i) {
+        store<i32>(lj + L_HASH_NEXT, hashNext);
+        break;
+      }
+      j = next;
+    }
+  }
+  const prev = load<i32>(l + L_PREV);
+  const next = load<i32>(l + L_NEXT);
+  if (prev >= 0) store<i32>(linksOf(t, prev) + L_NEXT, next);
+  else store<i32>(t + T_OLDEST, next);
+  if (next >= 0) store<i32>(linksOf(t, next) + L_PREV, prev);
+  else store<i32>(t + T_NEWEST, prev);
+  store<i32>(t + T_COUNT, load<i32>(t + T_COUNT) - 1);
+}
+
+/** An unlinked entry is free again. */
+function release(t: usize, i: i32): void {
+  store<i32>(linksOf(t, i) + L_NEXT, load<i32>(t + T_FREE));
+  store<i32>(t + T_FREE, i);
 }
 
 function reserve(end: usize): bool {
@@ -285,7 +378,7 @@ export function growInput(): bool {
 }
 
 export function flowsTracked(): i32 {
-  return flowCount;
+  return load<i32>(FLOWS + T_COUNT);
 }
 
 export function slotBase(): usize {
@@ -709,96 +802,60 @@ function handle(linktype: i32, tsMs: f64, p: usize, len: i32, wireLength: u32): 
   account(tsMs);
 }
 
-/** Fill the scratch key from VIEW: the lower endpoint (bytes, then port) first. */
+/** The key block of the packet in VIEW, at KEY. */
 function packetKey(): void {
   const proto = <u32>load<i32>(VIEW + V_PROTO);
   const sp = <u32>load<i32>(VIEW + V_SRC_PORT);
   const dp = <u32>load<i32>(VIEW + V_DST_PORT);
-  keyProto = proto;
+  memory.fill(KEY, 0, KEY_SIZE);
+  store<u8>(KEY + K_PROTO, <u8>proto);
+  let srcLow: bool;
   if (load<i32>(VIEW + V_IP_VERSION) == 4) {
-    keyV6 = 0;
     const s = load<u32>(VIEW + V_SRC_V4);
     const d = load<u32>(VIEW + V_DST_V4);
-    const srcLow = s < d || (s == d && sp <= dp);
+    srcLow = s < d || (s == d && sp <= dp);
     keySrcLow = s == d && sp == dp ? 2 : srcLow ? 1 : 0;
-    store<u64>(K_LOW, 0);
-    store<u64>(K_LOW + 8, 0);
-    store<u64>(K_HIGH, 0);
-    store<u64>(K_HIGH + 8, 0);
-    store<u32>(K_LOW, srcLow ? s : d);
-    store<u32>(K_HIGH, srcLow ? d : s);
-    keyLowPort = srcLow ? sp : dp;
-    keyHighPort = srcLow ? dp : sp;
-    return;
-  }
-  keyV6 = 1;
-  const so = <usize>load<i32>(VIEW + V_SRC_OFF);
-  const dOff = <usize>load<i32>(VIEW + V_DST_OFF);
-  let order: i32 = 0;
-  for (let i: usize = 0; i < 16; i++) {
-    const diff = <i32>load<u8>(so + i) - <i32>load<u8>(dOff + i);
-    if (diff != 0) {
-      order = diff;
-      break;
+    store<u32>(KEY + K_LOW, srcLow ? s : d);
+    store<u32>(KEY + K_HIGH, srcLow ? d : s);
+  } else {
+    store<u8>(KEY + K_V6, 1);
+    const so = <usize>load<i32>(VIEW + V_SRC_OFF);
+    const dOff = <usize>load<i32>(VIEW + V_DST_OFF);
+    let order: i32 = 0;
+    for (let i: usize = 0; i < 16; i++) {
+      const diff = <i32>load<u8>(so + i) - <i32>load<u8>(dOff + i);
+      if (diff != 0) {
+        order = diff;
+        break;
+      }
     }
+    if (order == 0) order = <i32>sp - <i32>dp;
+    srcLow = order <= 0;
+    keySrcLow = order == 0 ? 2 : srcLow ? 1 : 0;
+    memory.copy(KEY + K_LOW, srcLow ? so : dOff, 16);
+    memory.copy(KEY + K_HIGH, srcLow ? dOff : so, 16);
   }
-  if (order == 0) order = <i32>sp - <i32>dp;
-  const srcLow = order <= 0;
-  keySrcLow = order == 0 ? 2 : srcLow ? 1 : 0;
-  const lo = srcLow ? so : dOff;
-  const hi = srcLow ? dOff : so;
-  store<u64>(K_LOW, load<u64>(lo));
-  store<u64>(K_LOW + 8, load<u64>(lo + 8));
-  store<u64>(K_HIGH, load<u64>(hi));
-  store<u64>(K_HIGH + 8, load<u64>(hi + 8));
-  keyLowPort = srcLow ? sp : dp;
-  keyHighPort = srcLow ? dp : sp;
+  store<u16>(KEY + K_LOW_PORT, <u16>(srcLow ? sp : dp));
+  store<u16>(KEY + K_HIGH_PORT, <u16>(srcLow ? dp : sp));
+  store<u32>(KEY + K_HASH, keyHash(KEY));
 }
 
-function keyHash(): u32 {
-  let h: u32 = (keyProto | (keyV6 << 8)) * 0x9e3779b1;
+function keyHash(key: usize): u32 {
+  let h: u32 = (<u32>load<u8>(key + K_PROTO) | (<u32>load<u8>(key + K_V6) << 8)) * 0x9e3779b1;
   for (let i: usize = 0; i < 32; i += 8) {
-    const w = load<u64>(KEY + i);
+    const w = load<u64>(key + K_LOW + i);
     h = (h ^ <u32>w) * 0x85ebca6b;
     h = (h ^ (h >> 13) ^ <u32>(w >> 32)) * 0xc2b2ae35;
   }
-  h = (h ^ ((keyLowPort << 16) | keyHighPort) ^ (h >> 15)) * 0x27d4eb2f;
+  h = (h ^ ((<u32>load<u16>(key + K_LOW_PORT) << 16) | <u32>load<u16>(key + K_HIGH_PORT)) ^ (h >> 15)) * 0x27d4eb2f;
   return h ^ (h >> 16);
-}
-
-@inline function sameKey(p: usize, low: usize): bool {
-  return (
-    load<u64>(p + low) == load<u64>(K_LOW) &&
-    load<u64>(p + low + 8) == load<u64>(K_LOW + 8) &&
-    load<u64>(p + low + 16) == load<u64>(K_HIGH) &&
-    load<u64>(p + low + 24) == load<u64>(K_HIGH + 8)
-  );
-}
-
-function findFlow(hash: u32): i32 {
-  let i = load<i32>(buckets + (<usize>(hash & bucketMask) << 2)) - 1;
-  while (i >= 0) {
-    const p = slotAt(i);
-    if (
-      load<u32>(p + F_HASH) == hash &&
-      <u32>load<u8>(p + F_PROTO) == keyProto &&
-      <u32>load<u8>(p + F_V6) == keyV6 &&
-      <u32>load<u16>(p + F_LOW_PORT) == keyLowPort &&
-      <u32>load<u16>(p + F_HIGH_PORT) == keyHighPort &&
-      sameKey(p, F_LOW)
-    )
-      return i;
-    i = load<i32>(p + F_HASH_NEXT);
-  }
-  return -1;
 }
 
 function account(tsMs: f64): void {
   packetKey();
-  const hash = keyHash();
-  let slot = findFlow(hash);
+  let slot = find(FLOWS, KEY);
   const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
-  const proto = keyProto;
+  const proto = <u32>load<i32>(VIEW + V_PROTO);
   if (slot >= 0 && load<f64>(slotAt(slot) + F_CLOSED_AT) >= 0 && proto == 6 && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
     // A new connection reusing the ports of a closed one.
     end(slot, <i32>load<u8>(slotAt(slot) + F_CLOSE_REASON));
@@ -806,11 +863,11 @@ function account(tsMs: f64): void {
   }
   let p: usize;
   if (slot < 0) {
-    if (proto == 6 && load<i32>(VIEW + V_PAYLOAD_LEN) == 0 && (flags & TCP_SYN) == 0 && closedGet(hash, tsMs)) {
+    if (proto == 6 && load<i32>(VIEW + V_PAYLOAD_LEN) == 0 && (flags & TCP_SYN) == 0 && closedGet(tsMs)) {
       count(R_AFTER_CLOSE);
       return;
     }
-    slot = open(hash, tsMs);
+    slot = open(tsMs);
     p = slotAt(slot);
   } else {
     p = slotAt(slot);
@@ -822,7 +879,7 @@ function account(tsMs: f64): void {
   }
   if (tsMs > load<f64>(p + F_TS_END)) store<f64>(p + F_TS_END, tsMs);
   let outbound: bool;
-  if (keyV6 == 0) outbound = load<u32>(VIEW + V_SRC_V4) == load<u32>(p + F_INITIATOR_V4) && <u32>load<i32>(VIEW + V_SRC_PORT) == <u32>load<u16>(p + F_SRC_PORT);
+  if (load<i32>(VIEW + V_IP_VERSION) == 4) outbound = load<u32>(VIEW + V_SRC_V4) == load<u32>(p + F_INITIATOR_V4) && <u32>load<i32>(VIEW + V_SRC_PORT) == <u32>load<u16>(p + F_SRC_PORT);
   else outbound = keySrcLow == 2 || (keySrcLow == 1) == (load<u8>(p + F_INITIATOR_LOW) != 0);
   const ipLength = <f64>load<i32>(VIEW + V_IP_LENGTH);
   if (outbound) {
@@ -847,49 +904,29 @@ function account(tsMs: f64): void {
   if (load<u8>(p + F_INSPECT_DONE) == 0 && load<i32>(VIEW + V_PAYLOAD_LEN) > 0) hostInspect(slot, outbound ? 1 : 0);
 }
 
-function open(hash: u32, tsMs: f64): i32 {
-  if (flowCount >= maxFlows && oldest >= 0) {
+/** A flow for the packet's key (the oldest ends first when the table is full). */
+function open(tsMs: f64): i32 {
+  const oldest = load<i32>(FLOWS + T_OLDEST);
+  if (load<i32>(FLOWS + T_COUNT) >= maxFlows && oldest >= 0) {
     // Oldest-created flow goes first: bounded memory wins over completeness.
     addF(S_EVICTED, 1);
     end(oldest, END_EVICTED);
   }
-  let slot = freeSlot;
-  if (slot >= 0) freeSlot = load<i32>(slotAt(slot) + F_NEXT);
-  else slot = unusedSlot++;
+  const slot = insert(FLOWS, KEY);
   const p = slotAt(slot);
-  memory.fill(p, 0, SLOT);
   store<f64>(p + F_TS, tsMs);
   store<f64>(p + F_TS_END, tsMs);
   store<f64>(p + F_CLOSED_AT, -1);
-  store<u32>(p + F_HASH, hash);
-  store<u8>(p + F_PROTO, <u8>keyProto);
-  store<u8>(p + F_V6, <u8>keyV6);
-  store<u16>(p + F_LOW_PORT, <u16>keyLowPort);
-  store<u16>(p + F_HIGH_PORT, <u16>keyHighPort);
-  store<u64>(p + F_LOW, load<u64>(K_LOW));
-  store<u64>(p + F_LOW + 8, load<u64>(K_LOW + 8));
-  store<u64>(p + F_HIGH, load<u64>(K_HIGH));
-  store<u64>(p + F_HIGH + 8, load<u64>(K_HIGH + 8));
   // The initiator sent the first packet, except that a SYN-ACK comes from the responder.
   const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
-  const reversed = keyProto == 6 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+  const reversed = load<i32>(VIEW + V_PROTO) == 6 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
   store<i32>(VIEW + V_REVERSED, reversed ? 1 : 0);
   store<u16>(p + F_SRC_PORT, <u16>load<i32>(VIEW + (reversed ? V_DST_PORT : V_SRC_PORT)));
-  if (keyV6 == 0) store<u32>(p + F_INITIATOR_V4, load<u32>(VIEW + (reversed ? V_DST_V4 : V_SRC_V4)));
+  if (load<i32>(VIEW + V_IP_VERSION) == 4) store<u32>(p + F_INITIATOR_V4, load<u32>(VIEW + (reversed ? V_DST_V4 : V_SRC_V4)));
   else {
     const srcLow = keySrcLow != 0;
     store<u8>(p + F_INITIATOR_LOW, (reversed ? !srcLow : srcLow) ? 1 : 0);
   }
-  // Hash chain and creation order.
-  const bucket = buckets + (<usize>(hash & bucketMask) << 2);
-  store<i32>(p + F_HASH_NEXT, load<i32>(bucket) - 1);
-  store<i32>(bucket, slot + 1);
-  store<i32>(p + F_PREV, newest);
-  store<i32>(p + F_NEXT, -1);
-  if (newest >= 0) store<i32>(slotAt(newest) + F_NEXT, slot);
-  else oldest = slot;
-  newest = slot;
-  flowCount++;
   hostOpened(slot);
   return slot;
 }
@@ -897,33 +934,10 @@ function open(hash: u32, tsMs: f64): i32 {
 /** The flow leaves the table: its record is due (`reason`), its slot is freed. */
 function end(slot: i32, reason: i32): void {
   const p = slotAt(slot);
-  // Unlink from its hash chain.
-  const bucket = buckets + (<usize>(load<u32>(p + F_HASH) & bucketMask) << 2);
-  let i = load<i32>(bucket) - 1;
-  if (i == slot) store<i32>(bucket, load<i32>(p + F_HASH_NEXT) + 1);
-  else {
-    while (i >= 0) {
-      const q = slotAt(i);
-      const next = load<i32>(q + F_HASH_NEXT);
-      if (next == slot) {
-        store<i32>(q + F_HASH_NEXT, load<i32>(p + F_HASH_NEXT));
-        break;
-      }
-      i = next;
-    }
-  }
-  // Unlink from the creation order.
-  const prev = load<i32>(p + F_PREV);
-  const next = load<i32>(p + F_NEXT);
-  if (prev >= 0) store<i32>(slotAt(prev) + F_NEXT, next);
-  else oldest = next;
-  if (next >= 0) store<i32>(slotAt(next) + F_PREV, prev);
-  else newest = prev;
-  flowCount--;
-  if (load<f64>(p + F_CLOSED_AT) >= 0) closedSet(p);
+  unlink(FLOWS, slot);
+  if (load<f64>(p + F_CLOSED_AT) >= 0) closedSet(p + F_KEY);
   emit(slot, reason, true);
-  store<i32>(p + F_NEXT, freeSlot);
-  freeSlot = slot;
+  release(FLOWS, slot);
 }
 
 /** The flow's record (through the host), then fresh counters: the next packet starts the next record. */
@@ -959,10 +973,10 @@ export function advance(tsMs: f64): void {
 function sweep(): void {
   const now = load<f64>(VIEW + V_NOW);
   nextSweep = now + sweepEveryMs;
-  let i = oldest;
+  let i = load<i32>(FLOWS + T_OLDEST);
   while (i >= 0) {
     const p = slotAt(i);
-    const next = load<i32>(p + F_NEXT);
+    const next = load<i32>(p + F_LINKS + L_NEXT);
     const closed = load<f64>(p + F_CLOSED_AT);
     if (closed >= 0 && now - load<f64>(p + F_TS_END) >= closeLingerMs) end(i, <i32>load<u8>(p + F_CLOSE_REASON));
     else if (now - load<f64>(p + F_TS_END) >= idleTimeoutMs) end(i, END_IDLE);
@@ -973,121 +987,36 @@ function sweep(): void {
 
 /** End of input: every flow still tracked becomes a record, oldest first. */
 export function finish(): void {
-  while (oldest >= 0) end(oldest, END_END);
+  for (let i = load<i32>(FLOWS + T_OLDEST); i >= 0; i = load<i32>(FLOWS + T_OLDEST)) end(i, END_END);
 }
 
 // ---- closed connections ----
 
-function closedFind(hash: u32): i32 {
-  let i = load<i32>(closedBuckets + (<usize>(hash & closedMask) << 2)) - 1;
-  while (i >= 0) {
-    const c = closedAt(i);
-    if (
-      load<u32>(c + C_HASH) == hash &&
-      <u32>load<u8>(c + C_PROTO) == keyProto &&
-      <u32>load<u8>(c + C_V6) == keyV6 &&
-      <u32>load<u16>(c + C_LOW_PORT) == keyLowPort &&
-      <u32>load<u16>(c + C_HIGH_PORT) == keyHighPort &&
-      sameKey(c, C_LOW)
-    )
-      return i;
-    i = load<i32>(c + C_HASH_NEXT);
-  }
-  return -1;
-}
-
-function closedRemove(i: i32): void {
-  const c = closedAt(i);
-  const bucket = closedBuckets + (<usize>(load<u32>(c + C_HASH) & closedMask) << 2);
-  let j = load<i32>(bucket) - 1;
-  if (j == i) store<i32>(bucket, load<i32>(c + C_HASH_NEXT) + 1);
-  else {
-    while (j >= 0) {
-      const q = closedAt(j);
-      const next = load<i32>(q + C_HASH_NEXT);
-      if (next == i) {
-        store<i32>(q + C_HASH_NEXT, load<i32>(c + C_HASH_NEXT));
-        break;
-      }
-      j = next;
-    }
-  }
-  const prev = load<i32>(c + C_PREV);
-  const next = load<i32>(c + C_NEXT);
-  if (prev >= 0) store<i32>(closedAt(prev) + C_NEXT, next);
-  else closedOldest = next;
-  if (next >= 0) store<i32>(closedAt(next) + C_PREV, prev);
-  else closedNewest = prev;
-  store<i32>(c + C_NEXT, closedFree);
-  closedFree = i;
-  closedCount--;
-}
-
 /** The packet's connection was closed within the idle timeout (an expired entry is dropped). */
-function closedGet(hash: u32, tsMs: f64): bool {
-  const i = closedFind(hash);
+function closedGet(tsMs: f64): bool {
+  const i = find(CLOSEDS, KEY);
   if (i < 0) return false;
-  if (load<f64>(closedAt(i) + C_EXPIRES) < tsMs) {
-    closedRemove(i);
+  if (load<f64>(entry(CLOSEDS, i) + C_EXPIRES) < tsMs) {
+    unlink(CLOSEDS, i);
+    release(CLOSEDS, i);
     return false;
   }
   return true;
 }
 
-/** Remember the connection of flow slot `p` as closed, as the newest entry; the oldest goes when full. */
-function closedSet(p: usize): void {
+/** Remember the connection with the key block at `key` as closed, as the newest entry; the oldest goes when full. */
+function closedSet(key: usize): void {
   if (closedMax <= 0) return;
-  // The scratch key becomes the flow's for a while: the packet being handled may still need its own.
-  const savedProto = keyProto;
-  const savedV6 = keyV6;
-  const savedLowPort = keyLowPort;
-  const savedHighPort = keyHighPort;
-  keyProto = <u32>load<u8>(p + F_PROTO);
-  keyV6 = <u32>load<u8>(p + F_V6);
-  keyLowPort = <u32>load<u16>(p + F_LOW_PORT);
-  keyHighPort = <u32>load<u16>(p + F_HIGH_PORT);
-  const savedLow0 = load<u64>(K_LOW);
-  const savedLow1 = load<u64>(K_LOW + 8);
-  const savedHigh0 = load<u64>(K_HIGH);
-  const savedHigh1 = load<u64>(K_HIGH + 8);
-  store<u64>(K_LOW, load<u64>(p + F_LOW));
-  store<u64>(K_LOW + 8, load<u64>(p + F_LOW + 8));
-  store<u64>(K_HIGH, load<u64>(p + F_HIGH));
-  store<u64>(K_HIGH + 8, load<u64>(p + F_HIGH + 8));
-  const hash = load<u32>(p + F_HASH);
-  const found = closedFind(hash);
-  if (found >= 0) closedRemove(found);
-  // One entry more than kept: a new entry is in before the oldest goes.
-  let i = closedFree;
-  if (i >= 0) closedFree = load<i32>(closedAt(i) + C_NEXT);
-  else i = unusedClosed++;
-  const c = closedAt(i);
-  store<f64>(c + C_EXPIRES, load<f64>(VIEW + V_NOW) + idleTimeoutMs);
-  store<u8>(c + C_PROTO, <u8>keyProto);
-  store<u8>(c + C_V6, <u8>keyV6);
-  store<u16>(c + C_LOW_PORT, <u16>keyLowPort);
-  store<u16>(c + C_HIGH_PORT, <u16>keyHighPort);
-  store<u32>(c + C_HASH, hash);
-  store<u64>(c + C_LOW, load<u64>(K_LOW));
-  store<u64>(c + C_LOW + 8, load<u64>(K_LOW + 8));
-  store<u64>(c + C_HIGH, load<u64>(K_HIGH));
-  store<u64>(c + C_HIGH + 8, load<u64>(K_HIGH + 8));
-  const bucket = closedBuckets + (<usize>(hash & closedMask) << 2);
-  store<i32>(c + C_HASH_NEXT, load<i32>(bucket) - 1);
-  store<i32>(bucket, i + 1);
-  store<i32>(c + C_PREV, closedNewest);
-  store<i32>(c + C_NEXT, -1);
-  if (closedNewest >= 0) store<i32>(closedAt(closedNewest) + C_NEXT, i);
-  else closedOldest = i;
-  closedNewest = i;
-  closedCount++;
-  if (closedCount > closedMax) closedRemove(closedOldest);
-  store<u64>(K_LOW, savedLow0);
-  store<u64>(K_LOW + 8, savedLow1);
-  store<u64>(K_HIGH, savedHigh0);
-  store<u64>(K_HIGH + 8, savedHigh1);
-  keyProto = savedProto;
-  keyV6 = savedV6;
-  keyLowPort = savedLowPort;
-  keyHighPort = savedHighPort;
+  const found = find(CLOSEDS, key);
+  if (found >= 0) {
+    unlink(CLOSEDS, found);
+    release(CLOSEDS, found);
+  }
+  const i = insert(CLOSEDS, key);
+  store<f64>(entry(CLOSEDS, i) + C_EXPIRES, load<f64>(VIEW + V_NOW) + idleTimeoutMs);
+  if (load<i32>(CLOSEDS + T_COUNT) > closedMax) {
+    const oldest = load<i32>(CLOSEDS + T_OLDEST);
+    unlink(CLOSEDS, oldest);
+    release(CLOSEDS, oldest);
+  }
 }
