@@ -18,7 +18,7 @@ export { GENESIS_HASH, journalFileName } from './format.js';
 export interface JournalSink extends Sink {
   /** The last entry handed a seq (written or still waiting for its fsync). */
   readonly head: { seq: number; hash: string };
-  /** Every entry up to this seq is fsync'd (with `deferSync`: written, fsync'd at the next flush). */
+  /** Every entry up to this seq is fsync'd (with `deferSync`: written, fsync'd at the next flush or stop). */
   readonly durableSeq: number;
 }
 
@@ -38,9 +38,10 @@ type State = 'new' | 'starting' | 'open' | 'failed' | 'stopped';
 
 export interface JournalSinkOptions {
   /**
-   * Write each commit without waiting for its fsync, and fsync once on `flush`/`stop` (and before
-   * a rotation). For `replay`, whose input can be read again: a write is then acknowledged once the
-   * OS has it, and the whole journal is on disk when the replay ends.
+   * For `replay`, whose input can be read again: a write is acknowledged once queued (seq and hash
+   * handed out, in order), entries are written `fsync_batch` at a time and on `flush`/`stop`, and
+   * fsync'd once at the end (and before a rotation). The pipeline never waits for the disk; a write
+   * failure fails the next write and the stop, and the whole journal is on disk when the replay ends.
    */
   deferSync?: boolean;
 }
@@ -175,6 +176,10 @@ class JournalSinkImpl implements JournalSink {
     if (this.queue.length === 0) this.queuedSince = Date.now();
     for (const q of encoded) this.queue.push(q);
     this.metrics.pending.inc(encoded.length);
+    if (this.options.deferSync) {
+      this.schedule();
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ through: seq, resolve, reject });
       this.schedule();
@@ -245,6 +250,8 @@ class JournalSinkImpl implements JournalSink {
   private schedule(): void {
     if (this.committing || this.queue.length === 0 || this.state === 'failed') return;
     const now = this.forceCommit || this.queue.length >= this.config.fsync_batch;
+    // Deferred: a batch at a time, the rest on flush.
+    if (this.options.deferSync && !now) return;
     const delay = now ? 0 : Math.max(0, this.queuedSince + this.config.fsync_interval - Date.now());
     if (this.cancelScheduled && !now) return;
     this.cancelScheduled?.();

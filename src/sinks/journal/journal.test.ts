@@ -406,6 +406,21 @@ describe('recovery and failures', () => {
     await sink.stop();
   });
 
+  it('with deferSync (replay) a write failure is fatal as well: at the flush, then for every write', async () => {
+    const dir = stateDir();
+    mkdirSync(join(dir, 'journal'));
+    symlinkSync('/dev/full', join(dir, 'journal', 'journal-000001.ndjson'));
+    const d = deps(dir);
+    const sink = createJournalSink(journalSchema.parse({}), d, { deferSync: true });
+    await sink.start();
+    // Acknowledged once queued: the failure comes with the flush that writes it.
+    await sink.write([audit(1)]);
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'JOURNAL_WRITE' });
+    expect(d.onFatal).toHaveBeenCalledTimes(1);
+    await expect(sink.write([audit(2)])).rejects.toMatchObject({ code: 'JOURNAL_WRITE' });
+    await sink.stop();
+  });
+
   it('allows one writer per journal and takes over the lock of a dead one', async () => {
     const dir = stateDir();
     const first = createJournalSink(journalSchema.parse({}), deps(dir));
@@ -456,30 +471,39 @@ describe('config', () => {
 describe('journal with deferSync (replay)', () => {
   const fsyncs = async (registry: Registry) => (await registry.getSingleMetric('egressd_journal_fsyncs_total')!.get()).values[0]?.value ?? 0;
 
-  it('acknowledges writes without an fsync each, and fsyncs once on flush', async () => {
+  it('acknowledges writes once queued, writes them a batch at a time, and fsyncs once on flush', async () => {
     const dir = stateDir();
     const registry = new Registry();
-    const sink = createJournalSink(journalSchema.parse({}), deps(dir, registry), { deferSync: true });
+    const sink = createJournalSink(journalSchema.parse({ fsync_batch: 8 }), deps(dir, registry), { deferSync: true });
     await sink.start();
     for (let i = 1; i <= 20; i++) await sink.write([opened(i)]);
-    expect(await fsyncs(registry)).toBe(0);
+    expect(sink.head.seq).toBe(20);
+    // A full batch is waiting: everything queued is written in the background, without an fsync.
+    for (let tries = 0; sink.durableSeq < 20 && tries < 100; tries++) await new Promise((r) => setTimeout(r, 10));
     expect(sink.durableSeq).toBe(20);
+    // Fewer than a batch wait for the flush.
+    for (let i = 21; i <= 24; i++) await sink.write([opened(i)]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.durableSeq).toBe(20);
+    expect(await fsyncs(registry)).toBe(0);
     await sink.flush();
+    expect(sink.durableSeq).toBe(24);
     expect(await fsyncs(registry)).toBe(1);
     await sink.flush();
     expect(await fsyncs(registry)).toBe(1);
     await sink.stop();
     const result = await verifyJournal(dir);
     expect(result.ok).toBe(true);
-    expect(result.entries).toBe(20);
+    expect(result.entries).toBe(24);
   });
 
   it('fsyncs a file before rotating away from it, and keeps the chain across files', async () => {
     const dir = stateDir();
     const registry = new Registry();
-    const sink = createJournalSink(journalSchema.parse({ rotate_size: '4KiB' }), deps(dir, registry), { deferSync: true });
+    const sink = createJournalSink(journalSchema.parse({ rotate_size: '4KiB', fsync_batch: 5 }), deps(dir, registry), { deferSync: true });
     await sink.start();
     for (let i = 1; i <= 30; i++) await sink.write([opened(i)]);
+    for (let tries = 0; sink.durableSeq < 30 && tries < 100; tries++) await new Promise((r) => setTimeout(r, 10));
     const files = readdirSync(join(dir, 'journal')).filter((f) => f.endsWith('.ndjson'));
     expect(files.length).toBeGreaterThan(1);
     expect(await fsyncs(registry)).toBe(files.length - 1);
