@@ -336,9 +336,8 @@ export class FlowTracker {
       this.stopInspecting(flow);
       return;
     }
-    const payload = view.payload();
-    if (view.proto === 6) this.inspectTcp(flow, inspection, view, payload, outbound);
-    else this.inspectUdp(flow, inspection, view, payload, outbound);
+    if (view.proto === 6) this.inspectTcp(flow, inspection, view, outbound);
+    else this.inspectUdp(flow, inspection, view, view.payload(), outbound);
   }
 
   private stopInspecting(flow: Flow): void {
@@ -393,19 +392,26 @@ export class FlowTracker {
     for (const e of entries) this.rememberPeer(compactEndpoint(e), infoHash);
   }
 
-  private inspectTcp(flow: Flow, insp: Inspection, view: PacketView, payload: Buffer, outbound: boolean): void {
+  private inspectTcp(flow: Flow, insp: Inspection, view: PacketView, outbound: boolean): void {
     const state = outbound ? insp.headOutState : insp.headInState;
     if (state === HEAD_COLLECTING) {
       const expected = outbound ? insp.nextSeqOut : insp.nextSeqIn;
       // Retransmissions and out-of-order segments do not extend the head.
       if (expected < 0 || view.tcpSeq === expected) {
-        const next = (view.tcpSeq + payload.length) >>> 0;
+        const next = (view.tcpSeq + view.payloadLen) >>> 0;
         if (outbound) insp.nextSeqOut = next;
         else insp.nextSeqIn = next;
         if ((outbound ? insp.headOutLen : insp.headInLen) === 0) {
-          // Most streams are decided by their first segment: copy only when a matcher waits.
-          if (this.matchHead(flow, insp, outbound, payload)) this.appendHead(insp, outbound, payload);
+          // An answer that cannot start a handshake, on a flow that is no tracker's, is decided by
+          // its first byte (as matchHead would decide it): no view of it to make.
+          if (!outbound && view.buf[view.payloadOff] !== HANDSHAKE_PREFIX[0] && !(flow.app?.name === 'bittorrent' && flow.app.via === 'tracker')) this.finishHead(insp, false);
+          else {
+            // Most streams are decided by their first segment: copy only when a matcher waits.
+            const payload = view.payload();
+            if (this.matchHead(flow, insp, outbound, payload)) this.appendHead(insp, outbound, payload);
+          }
         } else {
+          const payload = view.payload();
           this.appendHead(insp, outbound, payload);
           const head = outbound ? insp.headOut : insp.headIn;
           if (head !== undefined) this.matchHead(flow, insp, outbound, head.subarray(0, outbound ? insp.headOutLen : insp.headInLen));
@@ -413,6 +419,7 @@ export class FlowTracker {
       }
     } else if (flow.app?.name !== 'bittorrent') {
       // A handshake later in a stream whose start was not captured (a resumed connection).
+      const payload = view.payload();
       const at = payload.indexOf(HANDSHAKE_PREFIX);
       if (at >= 0) {
         const m = matchHandshake(payload.subarray(at));
