@@ -1,6 +1,7 @@
 // Starting a capture replay worker thread, kept apart from the rest of the worker's handling so
 // the CLI's launcher can start one before it loads the CLI itself (see src/cli/early-replay.ts).
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
@@ -47,7 +48,7 @@ export class SpawnedPcapWorker {
   ) {
     const workerInput: WorkerInput = { path, sourceId, maxUnacknowledged: MAX_UNACKNOWLEDGED };
     // Loaded here, not with this module: replays on one thread (the default) never load worker_threads.
-    const { Worker: WorkerThread } = process.getBuiltinModule('node:worker_threads');
+    const { Worker: WorkerThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
     this.worker = new WorkerThread(WORKER_URL, { workerData: workerInput });
     const hold = (event: WorkerEvent): void => {
       if (this.deliver) this.deliver(event);
