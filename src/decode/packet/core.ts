@@ -54,7 +54,8 @@ export const V = {
   laterFragment: 14,
   reversed: 15,
 } as const;
-/** In 8-byte units: the packet time being handled, the newest packet time. */
+/** In 8-byte units: the time of the packet being handled, the newest packet time. */
+const V_TS_F64 = 8;
 const V_NOW_F64 = 9;
 const STATS = 256;
 const STATS_PACKETS_F64 = (STATS + 128) / 8;
@@ -142,6 +143,8 @@ export class PacketCore {
   u32!: Uint32Array;
   f64!: Float64Array;
   private readonly input: number;
+  /** Where the flow slots start (fixed by init). */
+  private readonly slots: number;
   private inputSize = 0;
   /** Bytes at the start of the input area waiting for the rest of their record. */
   private carry = 0;
@@ -174,6 +177,7 @@ export class PacketCore {
     }
     if (tables === undefined) this.core.setFrameOnly(1);
     this.input = this.core.inputStart();
+    this.slots = this.core.slotBase();
     this.renew();
   }
 
@@ -217,9 +221,14 @@ export class PacketCore {
     return this.f64[V_NOW_F64]!;
   }
 
+  /** Time of the packet being handled. */
+  get packetTime(): number {
+    return this.f64[V_TS_F64]!;
+  }
+
   /** Byte offset of flow slot `slot` in `bytes`. */
   slotOffset(slot: number): number {
-    return this.core.slotBase() + slot * SLOT_BYTES;
+    return this.slots + slot * SLOT_BYTES;
   }
 
   /** Frame the next chunk of a capture. Throws DecodeError('bad_magic') when the input is not a capture at all. */
@@ -233,17 +242,7 @@ export class PacketCore {
     }
   }
 
-  /**
-   * Frame bytes read straight into the input area by `read` (given the free room; returns the
-   * bytes it read, 0 at the end of input). Returns what `read` returned.
-   */
-  readInto(read: (room: Buffer) => number): number {
-    const n = read(this.room());
-    this.filled(n);
-    return n;
-  }
-
-  /** The free room of the input area, for reads that complete later (then call `filled`). */
+  /** The free room of the input area, for a read of the capture (then call `filled`). */
   room(): Buffer {
     const left = this.roomLeft();
     if (left === 0) this.overflow();

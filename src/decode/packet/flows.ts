@@ -23,7 +23,7 @@ import {
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
 import { END_REASONS, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
-import { PacketView, formatIPv6At } from './layers.js';
+import { PacketView, formatIPv6At, readDecoded } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
 export type { EndReason } from './core.js';
@@ -143,9 +143,6 @@ function compactEndpoint(entry: Buffer): Endpoint {
   return endpointV6(entry, 0, entry.readUInt16BE(16));
 }
 
-/** In 8-byte units, the time of the packet being handled in the core's view. */
-const V_TS_F64 = 8;
-
 export class FlowTracker {
   private readonly core: PacketCore;
   /** This side of each tracked flow, by core slot. */
@@ -242,12 +239,7 @@ export class FlowTracker {
     this.core.feed(chunk);
   }
 
-  /** Capture bytes read by `read` straight into the core (see PacketCore.readInto). */
-  readInto(read: (room: Buffer) => number): number {
-    return this.core.readInto(read);
-  }
-
-  /** Room for an asynchronous read into the core; then `filled`. */
+  /** Room in the core for a read of the capture; then `filled`. */
   room(): Buffer {
     return this.core.room();
   }
@@ -294,29 +286,23 @@ export class FlowTracker {
       const dOff = v[V.dstOff]!;
       srcText = formatIPv6At(bytes, so);
       dstText = formatIPv6At(bytes, dOff);
-      from = endpointV6(bytes, so, sp);
-      to = endpointV6(bytes, dOff, dp);
-      serverKey = 0;
-      if (this.dnsNames.size > 0) serverKey = bytes.toString('latin1', reversed ? so : dOff, (reversed ? so : dOff) + 16);
+      // The 16 address bytes as text: the DNS names' key, and with the port the endpoint's.
+      const s = bytes.toString('latin1', so, so + 16);
+      const d = bytes.toString('latin1', dOff, dOff + 16);
+      from = s + String.fromCharCode(sp);
+      to = d + String.fromCharCode(dp);
+      serverKey = reversed ? s : d;
     }
     const flow = reversed ? new Flow(slot, proto, v6, to, from, dstText, dp, srcText, sp) : new Flow(slot, proto, v6, from, to, srcText, sp, dstText, dp);
     // No DNS answer seen yet (a capture without DNS): no address key to look up.
-    if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(serverKey, this.core.f64[V_TS_F64]!);
+    if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(serverKey, this.core.packetTime);
     this.flows[slot] = flow;
   }
 
   /** A payload packet of a flow under inspection, as the core decoded it. */
   private inspectPacket(slot: number, outbound: boolean): void {
-    const v = this.core.i32;
     const view = this.view;
-    view.buf = this.core.bytes;
-    view.ipVersion = v[V.ipVersion] === 6 ? 6 : 4;
-    view.proto = v[V.proto]!;
-    view.srcPort = v[V.srcPort]!;
-    view.dstPort = v[V.dstPort]!;
-    view.tcpSeq = this.core.u32[V.tcpSeq]!;
-    view.payloadOff = v[V.payloadOff]!;
-    view.payloadLen = v[V.payloadLen]!;
+    readDecoded(this.core, view, this.core.bytes, 0);
     this.inspect(this.flows[slot]!, view, outbound);
   }
 
@@ -342,6 +328,11 @@ export class FlowTracker {
 
   private stopInspecting(flow: Flow): void {
     this.core.stopInspecting(flow.slot);
+    this.dropInspection(flow);
+  }
+
+  /** The flow's identification state goes, its stream heads' bytes back to the budget. */
+  private dropInspection(flow: Flow): void {
     if (flow.inspection !== undefined) this.headBytes -= flow.inspection.heldBytes();
     flow.inspection = undefined;
   }
@@ -628,8 +619,9 @@ export class FlowTracker {
   private ended(slot: number, reason: number, final: boolean): void {
     const flow = this.flows[slot]!;
     if (final) {
+      // The core has freed the slot: only this side's state goes.
       this.flows[slot] = undefined;
-      this.stopInspecting(flow);
+      this.dropInspection(flow);
     }
     if (reason >= 0) this.emit(flow, END_REASONS[reason]!, final);
   }

@@ -108,27 +108,34 @@ let decoder: PacketCore | undefined;
 export function decodeLayers(linktype: number, data: Buffer, view: PacketView, start = 0, end = data.length): LayerResult {
   decoder ??= new PacketCore({});
   const { result, at } = decoder.decode(linktype, data, start, end);
-  view.buf = data;
-  if (result >= 0) return CORE_REASONS[result] as LayerResult;
-  const v = decoder.i32;
-  const rebase = start - at;
-  view.ipVersion = v[V.ipVersion] === 6 ? 6 : 4;
-  if (view.ipVersion === 4) {
-    view.srcV4 = decoder.u32[V.srcV4]!;
-    view.dstV4 = decoder.u32[V.dstV4]!;
-  } else {
-    view.srcOff = v[V.srcOff]! + rebase;
-    view.dstOff = v[V.dstOff]! + rebase;
+  if (result >= 0) {
+    view.buf = data;
+    return CORE_REASONS[result] as LayerResult;
   }
+  readDecoded(decoder, view, data, start - at);
+  return 'ok';
+}
+
+/**
+ * The packet the core decoded last, into `view`: its offsets moved by `rebase` into `buf` (the
+ * core's memory itself, or the buffer the packet was copied from).
+ */
+export function readDecoded(core: PacketCore, view: PacketView, buf: Buffer, rebase: number): void {
+  const v = core.i32;
+  view.buf = buf;
+  view.ipVersion = v[V.ipVersion] === 6 ? 6 : 4;
+  view.srcV4 = core.u32[V.srcV4]!;
+  view.dstV4 = core.u32[V.dstV4]!;
+  view.srcOff = v[V.srcOff]! + rebase;
+  view.dstOff = v[V.dstOff]! + rebase;
   view.proto = v[V.proto]!;
   view.srcPort = v[V.srcPort]!;
   view.dstPort = v[V.dstPort]!;
   view.ipLength = v[V.ipLength]!;
   view.tcpFlags = v[V.tcpFlags]!;
-  if (view.proto === 6 && !v[V.laterFragment]) view.tcpSeq = decoder.u32[V.tcpSeq]!;
+  view.tcpSeq = core.u32[V.tcpSeq]!;
   view.payloadOff = v[V.payloadOff]! + rebase;
   view.payloadLen = v[V.payloadLen]!;
   view.fragment = v[V.fragment] === 1;
   view.laterFragment = v[V.laterFragment] === 1;
-  return 'ok';
 }

@@ -60,14 +60,13 @@ const V_REVERSED = 60;
 const V_TS = 64; // f64, the packet's time
 const V_NOW = 72; // f64, newest packet time so far
 
-// STATS: u32 counters by reason code (../core.ts names them), then totals.
-export const REASONS: i32 = 24;
+// STATS: u32 counters by reason code (../core.ts names them; room for 32), then totals.
 const S_PACKETS = STATS + 128; // f64
 const S_BYTES = STATS + 136; // f64
 const S_FRAGMENTS = STATS + 144; // f64
 const S_EVICTED = STATS + 152; // f64
 
-// Reason codes (same order as REASON_NAMES in ../core.ts).
+// Reason codes (same order as CORE_REASONS in ../core.ts).
 const R_NON_IP = 0;
 const R_UNSUPPORTED_LINKTYPE = 1;
 const R_TRUNCATED_LINK = 2;
@@ -349,6 +348,12 @@ function unlink(t: usize, i: i32): void {
 function release(t: usize, i: i32): void {
   store<i32>(linksOf(t, i) + L_NEXT, load<i32>(t + T_FREE));
   store<i32>(t + T_FREE, i);
+}
+
+/** Entry `i` leaves the table at once. */
+function remove(t: usize, i: i32): void {
+  unlink(t, i);
+  release(t, i);
 }
 
 function reserve(end: usize): bool {
@@ -997,8 +1002,7 @@ function closedGet(tsMs: f64): bool {
   const i = find(CLOSEDS, KEY);
   if (i < 0) return false;
   if (load<f64>(entry(CLOSEDS, i) + C_EXPIRES) < tsMs) {
-    unlink(CLOSEDS, i);
-    release(CLOSEDS, i);
+    remove(CLOSEDS, i);
     return false;
   }
   return true;
@@ -1008,15 +1012,8 @@ function closedGet(tsMs: f64): bool {
 function closedSet(key: usize): void {
   if (closedMax <= 0) return;
   const found = find(CLOSEDS, key);
-  if (found >= 0) {
-    unlink(CLOSEDS, found);
-    release(CLOSEDS, found);
-  }
+  if (found >= 0) remove(CLOSEDS, found);
   const i = insert(CLOSEDS, key);
   store<f64>(entry(CLOSEDS, i) + C_EXPIRES, load<f64>(VIEW + V_NOW) + idleTimeoutMs);
-  if (load<i32>(CLOSEDS + T_COUNT) > closedMax) {
-    const oldest = load<i32>(CLOSEDS + T_OLDEST);
-    unlink(CLOSEDS, oldest);
-    release(CLOSEDS, oldest);
-  }
+  if (load<i32>(CLOSEDS + T_COUNT) > closedMax) remove(CLOSEDS, load<i32>(CLOSEDS + T_OLDEST));
 }
