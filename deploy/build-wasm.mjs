@@ -28,9 +28,10 @@ if (mtime(generated) > Math.max(mtime(source), mtime(fileURLToPath(import.meta.u
 const dir = mkdtempSync(join(tmpdir(), 'egressd-wasm-'));
 try {
   const out = join(dir, 'core.wasm');
-  // Optimised, no runtime (the core allocates nothing), no assertions; memory grown by init().
+  // Optimised, no runtime (the core allocates nothing), SIMD (the handshake scan), no assertions;
+  // memory grown by init().
   // The core's fixed areas take the first 100 KiB (wasm/core.ts): static data goes above.
-  const { error, stderr } = await asc.main([source, '--outFile', out, '-O3', '--runtime', 'stub', '--noAssert', '--memoryBase', String(MEMORY_BASE)]);
+  const { error, stderr } = await asc.main([source, '--outFile', out, '-O3', '--runtime', 'stub', '--enable', 'simd', '--noAssert', '--memoryBase', String(MEMORY_BASE)]);
   if (error) {
     process.stderr.write(stderr.toString());
     throw error;

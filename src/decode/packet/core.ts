@@ -60,6 +60,13 @@ const V_NOW_F64 = 9;
 const STATS = 256;
 const STATS_PACKETS_F64 = (STATS + 128) / 8;
 
+/** Why the core passes a payload packet on (wasm/core.ts INSPECT_*). */
+export const INSPECT = { head: 0, resumed: 1, datagram: 2 } as const;
+/** The host's stream head of one direction (wasm/core.ts HEAD_*). */
+export const HEAD = { empty: 0, held: 1, done: 2 } as const;
+/** What the host identified a flow as (wasm/core.ts APP_*). */
+export const APP = { known: 1, bittorrent: 2, viaTracker: 4, viaUdpTracker: 8 } as const;
+
 // A flow slot (wasm/core.ts F_*): 128 bytes.
 export const SLOT_BYTES = 128;
 export const SLOT_F64 = { ts: 0, tsEnd: 1, bytesOut: 3, bytesIn: 4 } as const;
@@ -68,8 +75,14 @@ export const SLOT_U32 = { packetsOut: 10, packetsIn: 11 } as const;
 export interface CoreHost {
   /** A flow opened at `slot`; the packet that opened it is in the view. */
   opened(slot: number): void;
-  /** A payload packet of a flow under inspection (in the view). */
-  inspect(slot: number, outbound: number): void;
+  /** A payload packet of a flow under inspection (in the view) that a matcher may take: `kind` says why (INSPECT). */
+  inspect(slot: number, outbound: number, kind: number): void;
+  /** The core stopped inspecting `slot` (its packet limit) while the host held a stream head of it. */
+  released(slot: number): void;
+  /** A complete peer-wire handshake (68 bytes at `at` in `bytes`) starts a stream head of `slot`. */
+  handshake(slot: number, at: number): void;
+  /** A TLS ClientHello starts the initiator's stream head of `slot`: its server name at [at, at + length) of `bytes`, length 0 when it names none. */
+  clientHello(slot: number, at: number, length: number): void;
   /** The record of `slot` is due (`reason`, an END_REASONS index; -1 when it has no packets); `final` when the flow is gone. */
   ended(slot: number, reason: number, final: number): void;
   /** Frame-only cores: one framed packet at [start, start + length) of `bytes`. */
@@ -89,7 +102,7 @@ interface CoreExports {
   inputStart(): number;
   inputLength(): number;
   growInput(): number;
-  init(flows: number, closed: number, idleMs: number, activeMs: number, lingerMs: number, sweepMs: number): number;
+  init(flows: number, closed: number, idleMs: number, activeMs: number, lingerMs: number, sweepMs: number, inspectPackets: number): number;
   setFrameOnly(on: number): void;
   frame(end: number): number;
   captureFormat(): number;
@@ -99,7 +112,8 @@ interface CoreExports {
   packet(linktype: number, tsMs: number, at: number, length: number, wireLength: number): void;
   advance(tsMs: number): void;
   finish(): void;
-  stopInspecting(slot: number): void;
+  setApp(slot: number, bits: number): void;
+  setHead(slot: number, outbound: number, state: number): void;
   flowsTracked(): number;
   slotBase(): number;
 }
@@ -122,9 +136,11 @@ export interface CoreTables {
   activeTimeoutMs: number;
   closeLingerMs: number;
   sweepEveryMs: number;
+  /** Payload packets per flow passed on for identification at most. */
+  maxInspectPackets: number;
 }
 
-const FRAME_ONLY: CoreTables = { maxFlows: 1, closedMax: 0, idleTimeoutMs: 0, activeTimeoutMs: 0, closeLingerMs: 0, sweepEveryMs: 0 };
+const FRAME_ONLY: CoreTables = { maxFlows: 1, closedMax: 0, idleTimeoutMs: 0, activeTimeoutMs: 0, closeLingerMs: 0, sweepEveryMs: 0, maxInspectPackets: 0 };
 
 /** Counts by reason taken from a core, and its plain totals. */
 export interface CoreCounts {
@@ -159,6 +175,9 @@ export class PacketCore {
       host: {
         opened: host.opened ?? fail('opened'),
         inspect: host.inspect ?? fail('inspect'),
+        released: host.released ?? fail('released'),
+        handshake: host.handshake ?? fail('handshake'),
+        clientHello: host.clientHello ?? fail('clientHello'),
         ended: host.ended ?? fail('ended'),
         framed: host.framed ?? fail('framed'),
       },
@@ -172,7 +191,7 @@ export class PacketCore {
     // The core's static data must start above its fixed areas (deploy/build-wasm.mjs --memoryBase).
     if (this.core.fixedEnd() > MEMORY_BASE) throw new Error('packet core: fixed areas overlap its static data; raise --memoryBase');
     const t = tables ?? FRAME_ONLY;
-    if (!this.core.init(t.maxFlows, t.closedMax, t.idleTimeoutMs, t.activeTimeoutMs, t.closeLingerMs, t.sweepEveryMs)) {
+    if (!this.core.init(t.maxFlows, t.closedMax, t.idleTimeoutMs, t.activeTimeoutMs, t.closeLingerMs, t.sweepEveryMs, t.maxInspectPackets)) {
       throw new RangeError(`packet core: no memory for ${t.maxFlows} flows`);
     }
     if (tables === undefined) this.core.setFrameOnly(1);
@@ -310,8 +329,14 @@ export class PacketCore {
     this.core.finish();
   }
 
-  stopInspecting(slot: number): void {
-    this.core.stopInspecting(slot);
+  /** What the host identified the flow as (APP bits): the core's screening depends on it. */
+  setApp(slot: number, bits: number): void {
+    this.core.setApp(slot, bits);
+  }
+
+  /** The host's stream head of one direction (HEAD). */
+  setHead(slot: number, outbound: boolean, state: number): void {
+    this.core.setHead(slot, outbound ? 1 : 0, state);
   }
 
   /** Whether a framing reason is fatal (the rest of the input is ignored). */

@@ -248,6 +248,64 @@ describe('identification in flows', () => {
     expect(out.find((r) => r.dst === '203.0.113.30')?.app).toEqual({ name: 'bittorrent', via: 'utp', infoHash: HASH });
   });
 
+  it('a handshake later in an unidentified stream is found at any offset, a changed byte is not', () => {
+    const hs = handshake(HASH, '-TR4050-abcdefghijkl');
+    const full = { name: 'bittorrent', via: 'handshake', infoHash: HASH, peerId: '-TR4050-abcdefghijkl', client: 'Transmission 4050' };
+    // Offsets on both sides of the 16-byte blocks the core scans and in its last partial block,
+    // the whole handshake or only its protocol string at the very end of the segment.
+    const cases = [0, 1, 15, 16, 17, 31, 40].flatMap((offset) => [
+      { offset, later: Buffer.concat([Buffer.alloc(offset, 0x13), hs, Buffer.alloc(7, 0xaa)]), app: full },
+      { offset, later: Buffer.concat([Buffer.alloc(offset, 0x13), hs]), app: full },
+      { offset, later: Buffer.concat([Buffer.alloc(offset, 0x13), hs.subarray(0, 20)]), app: { name: 'bittorrent', via: 'handshake' } },
+    ]);
+    for (const { offset, later, app } of cases) {
+      for (const changed of [false, true]) {
+        const { t, out, send } = tracker();
+        const segment = Buffer.from(later);
+        if (changed) segment[offset + 5] = segment[offset + 5]! ^ 0x20;
+        send(T0, tcp('10.0.0.7', 40040, '203.0.113.5', 51413, TCP_ACK | PSH, 1, Buffer.alloc(100, 0xaa)));
+        send(T0 + 1, tcp('203.0.113.5', 51413, '10.0.0.7', 40040, TCP_ACK | PSH, 1, Buffer.alloc(100, 0xbb)));
+        send(T0 + 2, tcp('10.0.0.7', 40040, '203.0.113.5', 51413, TCP_ACK | PSH, 101, segment));
+        t.finish();
+        expect(out[0]!.app, `offset ${offset}, ${segment.length} bytes, changed ${changed}`).toEqual(changed ? undefined : app);
+      }
+    }
+  });
+
+  it('a ClientHello split across segments is read once complete; a cut-off one names nothing', () => {
+    const hello = clientHello('split.example.com');
+    const { t, out, send } = tracker();
+    send(T0, tcp('10.0.0.7', 40050, '198.51.100.20', 443, TCP_ACK | PSH, 1, hello.subarray(0, 5)));
+    send(T0 + 1, tcp('10.0.0.7', 40050, '198.51.100.20', 443, TCP_ACK | PSH, 6, hello.subarray(5, 40)));
+    expect(t.heldHeadBytes).toBe(256);
+    send(T0 + 2, tcp('10.0.0.7', 40050, '198.51.100.20', 443, TCP_ACK | PSH, 41, hello.subarray(40)));
+    expect(t.heldHeadBytes).toBe(0);
+    // A record header that says handshake but a body too short for a hello.
+    const cut = Buffer.from([0x16, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0]);
+    send(T0 + 3, tcp('10.0.0.7', 40051, '198.51.100.20', 443, TCP_ACK | PSH, 1, cut));
+    t.finish();
+    const byPort = new Map(out.map((r) => [r.srcPort, r]));
+    expect(byPort.get(40050)?.app).toEqual({ name: 'tls' });
+    expect(byPort.get(40050)?.serverName).toBe('split.example.com');
+    expect(byPort.get(40051)?.app).toBeUndefined();
+    expect(byPort.get(40051)?.serverName).toBeUndefined();
+  });
+
+  it('inspection ends after maxInspectPackets payload packets, and a stream head still waiting is released', () => {
+    const hs = handshake(HASH, '-TR4050-abcdefghijkl');
+    const { t, out, send } = tracker({ maxInspectPackets: 3 });
+    send(T0, tcp('10.0.0.7', 40060, '203.0.113.5', 51413, TCP_ACK | PSH, 1, hs.subarray(0, 10)));
+    expect(t.heldHeadBytes).toBe(256);
+    send(T0 + 1, tcp('203.0.113.5', 51413, '10.0.0.7', 40060, TCP_ACK | PSH, 1, Buffer.alloc(50, 0xbb)));
+    send(T0 + 2, tcp('203.0.113.5', 51413, '10.0.0.7', 40060, TCP_ACK | PSH, 51, Buffer.alloc(50, 0xbb)));
+    expect(t.heldHeadBytes).toBe(256);
+    send(T0 + 3, tcp('10.0.0.7', 40060, '203.0.113.5', 51413, TCP_ACK | PSH, 11, hs.subarray(10)));
+    expect(t.heldHeadBytes).toBe(0);
+    t.finish();
+    // The rest of the handshake came after the limit: nothing identified.
+    expect(out[0]!.app).toBeUndefined();
+  });
+
   it('TLS SNI and DNS answers name flows; port numbers alone classify nothing', () => {
     const { t, out, send } = tracker();
     send(T0, udp('10.0.0.7', 5300, '10.0.0.53', 53, dnsResponse('files.example.com', '198.51.100.20')));

@@ -1,13 +1,16 @@
 // Bidirectional flow assembly on packet time, with protocol identification on the first
 // payload packets of each flow. A flow becomes one FlowRecord when it ends: TCP FIN/RST,
 // idle timeout, active timeout (a partial record, the flow goes on), eviction, end of input.
-// Framing, decoding and the flow table run in the packet core (WebAssembly, ./core.ts); this
-// side identifies flows and builds their records.
+// Framing, decoding, the flow table and the screening of payload packets run in the packet core
+// (WebAssembly, ./core.ts); this side identifies flows from the packets the core passes on and
+// builds their records.
 
 import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
 import { IPv4TextCache } from '../../util/ip.js';
 import {
+  HANDSHAKE_FULL,
   HANDSHAKE_PREFIX,
+  hex,
   clientFromPeerId,
   looksLikeKrpcPrefix,
   matchHandshake,
@@ -22,7 +25,7 @@ import {
   isBitTorrentServiceName,
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
-import { END_REASONS, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
+import { APP, END_REASONS, HEAD, INSPECT, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
 import { PacketView, formatIPv6At, readDecoded } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
@@ -82,22 +85,16 @@ type Endpoint = number | string;
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
 
-/** Where the head of one direction of a TCP stream stands. */
-const HEAD_COLLECTING = 0;
-const HEAD_DONE = 1;
-
-/** Identification state of a flow, held only while its first payload packets are looked at. */
+/**
+ * Identification state of a flow, held only while its first payload packets are looked at (the
+ * core counts them and keeps where each stream head stands, in order).
+ */
 class Inspection {
-  /** Payload packets looked at. */
-  packets = 0;
+  /** Stream heads collected while a matcher waits for more bytes. */
   headOut: Buffer | undefined = undefined;
   headOutLen = 0;
-  headOutState = HEAD_COLLECTING;
-  nextSeqOut = -1;
   headIn: Buffer | undefined = undefined;
   headInLen = 0;
-  headInState = HEAD_COLLECTING;
-  nextSeqIn = -1;
   utpSynId = -1;
   utpIdOut = -1;
   utpIdIn = -1;
@@ -175,7 +172,10 @@ export class FlowTracker {
     this.core = new PacketCore(
       {
         opened: (slot) => this.opened(slot),
-        inspect: (slot, outbound) => this.inspectPacket(slot, outbound === 1),
+        inspect: (slot, outbound, kind) => this.inspectPacket(slot, outbound === 1, kind),
+        released: (slot) => this.dropInspection(this.flows[slot]!),
+        handshake: (slot, at) => this.onHandshake(this.flows[slot]!, at),
+        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, at, length),
         ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
       },
       {
@@ -185,6 +185,7 @@ export class FlowTracker {
         activeTimeoutMs: options.activeTimeoutMs,
         closeLingerMs: options.closeLingerMs,
         sweepEveryMs: Math.max(100, Math.min(1000, options.idleTimeoutMs / 4, options.closeLingerMs)),
+        maxInspectPackets: options.maxInspectPackets,
       },
     );
   }
@@ -299,37 +300,21 @@ export class FlowTracker {
     this.flows[slot] = flow;
   }
 
-  /** A payload packet of a flow under inspection, as the core decoded it. */
-  private inspectPacket(slot: number, outbound: boolean): void {
+  /** A payload packet of a flow under inspection that a matcher may take, as the core decoded it. */
+  private inspectPacket(slot: number, outbound: boolean, kind: number): void {
     const view = this.view;
     readDecoded(this.core, view, this.core.bytes, 0);
-    this.inspect(this.flows[slot]!, view, outbound);
-  }
-
-  // ---- identification ----
-
-  private inspect(flow: Flow, view: PacketView, outbound: boolean): void {
-    let inspection = flow.inspection;
-    if (inspection === undefined) {
-      if (view.proto !== 6 && view.proto !== 17) {
-        this.core.stopInspecting(flow.slot);
-        return;
-      }
-      inspection = new Inspection();
-      flow.inspection = inspection;
-    }
-    if (++inspection.packets > this.options.maxInspectPackets) {
-      this.stopInspecting(flow);
+    const flow = this.flows[slot]!;
+    if (kind === INSPECT.resumed) {
+      this.inspectResumed(flow, view);
       return;
     }
-    if (view.proto === 6) this.inspectTcp(flow, inspection, view, outbound);
+    const inspection = (flow.inspection ??= new Inspection());
+    if (kind === INSPECT.head) this.inspectHead(flow, inspection, view, outbound);
     else this.inspectUdp(flow, inspection, view, view.payload(), outbound);
   }
 
-  private stopInspecting(flow: Flow): void {
-    this.core.stopInspecting(flow.slot);
-    this.dropInspection(flow);
-  }
+  // ---- identification ----
 
   /** The flow's identification state goes, its stream heads' bytes back to the budget. */
   private dropInspection(flow: Flow): void {
@@ -337,12 +322,20 @@ export class FlowTracker {
     flow.inspection = undefined;
   }
 
+  /** What the flow is identified as, told to the core too (its screening depends on it). */
+  private setApp(flow: Flow, app: AppEvidence): void {
+    flow.app = app;
+    let bits: number = APP.known;
+    if (app.name === 'bittorrent') bits |= APP.bittorrent | (app.via === 'tracker' ? APP.viaTracker : app.via === 'udp_tracker' ? APP.viaUdpTracker : 0);
+    this.core.setApp(flow.slot, bits);
+  }
+
   private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = NO_HASHES, peerId?: Buffer): AppEvidence {
     let app = flow.app;
     let first = false;
     if (app === undefined || app.name !== 'bittorrent') {
       app = { name: 'bittorrent', via };
-      flow.app = app;
+      this.setApp(flow, app);
       first = true;
     }
     const hadHash = app.infoHash !== undefined;
@@ -383,45 +376,46 @@ export class FlowTracker {
     for (const e of entries) this.rememberPeer(compactEndpoint(e), infoHash);
   }
 
-  private inspectTcp(flow: Flow, insp: Inspection, view: PacketView, outbound: boolean): void {
-    const state = outbound ? insp.headOutState : insp.headInState;
-    if (state === HEAD_COLLECTING) {
-      const expected = outbound ? insp.nextSeqOut : insp.nextSeqIn;
-      // Retransmissions and out-of-order segments do not extend the head.
-      if (expected < 0 || view.tcpSeq === expected) {
-        const next = (view.tcpSeq + view.payloadLen) >>> 0;
-        if (outbound) insp.nextSeqOut = next;
-        else insp.nextSeqIn = next;
-        if ((outbound ? insp.headOutLen : insp.headInLen) === 0) {
-          // An answer that cannot start a handshake, on a flow that is no tracker's, is decided by
-          // its first byte (as matchHead would decide it): no view of it to make.
-          if (!outbound && view.buf[view.payloadOff] !== HANDSHAKE_PREFIX[0] && !(flow.app?.name === 'bittorrent' && flow.app.via === 'tracker')) this.finishHead(insp, false);
-          else {
-            // Most streams are decided by their first segment: copy only when a matcher waits.
-            const payload = view.payload();
-            if (this.matchHead(flow, insp, outbound, payload)) this.appendHead(insp, outbound, payload);
-          }
-        } else {
-          const payload = view.payload();
-          this.appendHead(insp, outbound, payload);
-          const head = outbound ? insp.headOut : insp.headIn;
-          if (head !== undefined) this.matchHead(flow, insp, outbound, head.subarray(0, outbound ? insp.headOutLen : insp.headInLen));
-        }
-      }
-    } else if (flow.app?.name !== 'bittorrent') {
-      // A handshake later in a stream whose start was not captured (a resumed connection).
+  /** The next in-order segment of a stream head still collecting (the core keeps the order). */
+  private inspectHead(flow: Flow, insp: Inspection, view: PacketView, outbound: boolean): void {
+    const len = outbound ? insp.headOutLen : insp.headInLen;
+    if (len === 0) {
+      // Most streams are decided by their first segment: copy only when a matcher waits.
       const payload = view.payload();
-      const at = payload.indexOf(HANDSHAKE_PREFIX);
-      if (at >= 0) {
-        const m = matchHandshake(payload.subarray(at));
-        if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
-      }
+      if (this.matchHead(flow, insp, outbound, payload)) this.appendHead(flow, insp, outbound, payload);
+    } else {
+      this.appendHead(flow, insp, outbound, view.payload());
+      const head = outbound ? insp.headOut : insp.headIn;
+      if (head !== undefined) this.matchHead(flow, insp, outbound, head.subarray(0, outbound ? insp.headOutLen : insp.headInLen));
     }
-    // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
-    if (insp.headOutState === HEAD_DONE && insp.headInState === HEAD_DONE && flow.app !== undefined) this.stopInspecting(flow);
   }
 
-  private appendHead(insp: Inspection, outbound: boolean, payload: Buffer): void {
+  /** A complete handshake at `at` in the core's memory, the start of a stream head. */
+  private onHandshake(flow: Flow, at: number): void {
+    const bytes = this.core.bytes;
+    this.markBitTorrent(flow, 'handshake', [hex(bytes, at + 28, at + 48)], bytes.subarray(at + 48, at + HANDSHAKE_FULL));
+  }
+
+  /** A ClientHello, with its server name at [at, at + length) of the core's memory (none when length is 0). */
+  private onClientHello(flow: Flow, at: number, length: number): void {
+    if (flow.app === undefined) this.setApp(flow, { name: 'tls' });
+    if (length === 0) return;
+    const sni = this.core.bytes.toString('latin1', at, at + length).toLowerCase();
+    flow.serverName = sni;
+    this.checkName(flow, sni);
+  }
+
+  /** A handshake later in a stream whose start was not captured (a resumed connection). */
+  private inspectResumed(flow: Flow, view: PacketView): void {
+    const payload = view.payload();
+    const at = payload.indexOf(HANDSHAKE_PREFIX);
+    if (at >= 0) {
+      const m = matchHandshake(payload.subarray(at));
+      if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
+    }
+  }
+
+  private appendHead(flow: Flow, insp: Inspection, outbound: boolean, payload: Buffer): void {
     let head = outbound ? insp.headOut : insp.headIn;
     const len = outbound ? insp.headOutLen : insp.headInLen;
     const room = MAX_HEAD - len;
@@ -432,9 +426,10 @@ export class FlowTracker {
       // Stream heads share one memory budget: past it, streams go uninspected (counted).
       if (this.headBytes + size - (head?.length ?? 0) > this.maxHeadBytes) {
         this.counts.count(this.counts.skipped, 'inspect_budget');
-        this.finishHead(insp, outbound);
+        this.finishHead(flow, insp, outbound);
         return;
       }
+      if (head === undefined) this.core.setHead(flow.slot, outbound, HEAD.held);
       this.headBytes += size - (head?.length ?? 0);
       const grown = Buffer.allocUnsafe(size);
       if (head !== undefined) head.copy(grown, 0, 0, len);
@@ -450,13 +445,12 @@ export class FlowTracker {
     }
   }
 
-  private finishHead(insp: Inspection, outbound: boolean): void {
+  private finishHead(flow: Flow, insp: Inspection, outbound: boolean): void {
+    this.core.setHead(flow.slot, outbound, HEAD.done);
     if (outbound) {
-      insp.headOutState = HEAD_DONE;
       this.headBytes -= insp.headOut?.length ?? 0;
       insp.headOut = undefined;
     } else {
-      insp.headInState = HEAD_DONE;
       this.headBytes -= insp.headIn?.length ?? 0;
       insp.headIn = undefined;
     }
@@ -471,7 +465,7 @@ export class FlowTracker {
     if (typeof hs === 'object') {
       this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : NO_HASHES, hs.peerId);
       if (hs.peerId !== undefined) {
-        this.finishHead(insp, outbound);
+        this.finishHead(flow, insp, outbound);
         return false;
       }
       return true;
@@ -489,10 +483,10 @@ export class FlowTracker {
       if (http === 'wait') waiting = true;
       const tls = matchTlsClientHello(head);
       if (typeof tls === 'object') {
-        if (flow.app === undefined) flow.app = { name: 'tls' };
+        if (flow.app === undefined) this.setApp(flow, { name: 'tls' });
         if (tls.sni) flow.serverName = tls.sni;
         this.checkName(flow, tls.sni);
-        this.finishHead(insp, outbound);
+        this.finishHead(flow, insp, outbound);
         return false;
       }
       if (tls === 'wait') waiting = true;
@@ -500,13 +494,13 @@ export class FlowTracker {
       const peers = trackerResponsePeers(head);
       if (peers.length > 0) {
         this.learnPeers(peers, flow.app.infoHash);
-        this.finishHead(insp, outbound);
+        this.finishHead(flow, insp, outbound);
         return false;
       }
       waiting = true;
     }
     if (!waiting || full) {
-      this.finishHead(insp, outbound);
+      this.finishHead(flow, insp, outbound);
       return false;
     }
     return true;
@@ -528,7 +522,7 @@ export class FlowTracker {
       flow.url = http.target.startsWith('http') ? http.target : `http://${http.host ?? flow.dst}${http.target}`;
       flow.method = http.method;
     } else {
-      if (flow.app === undefined) flow.app = { name: 'http' };
+      if (flow.app === undefined) this.setApp(flow, { name: 'http' });
       this.checkName(flow, host);
     }
   }
@@ -581,7 +575,7 @@ export class FlowTracker {
     if (view.srcPort === 53 || view.dstPort === 53 || view.srcPort === 5353 || view.dstPort === 5353 || view.srcPort === 5355 || view.dstPort === 5355) {
       const dns = parseDns(payload);
       if (dns !== undefined) {
-        if (flow.app === undefined) flow.app = { name: 'dns' };
+        if (flow.app === undefined) this.setApp(flow, { name: 'dns' });
         this.checkName(flow, dns.question);
         for (const a of dns.answers) {
           const key = a.address.length === 4 ? a.address.readUInt32BE(0) : a.address.toString('latin1');

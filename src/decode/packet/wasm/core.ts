@@ -1,8 +1,10 @@
 // The packet core, in AssemblyScript (compiled to WebAssembly by `npm run build:wasm`): capture
-// framing (pcap and pcapng), link/IP/transport decoding and the flow table (5-tuple lookup,
-// counters, FIN/RST closing, idle and active timeouts, eviction). Identification and records stay
-// in TypeScript (../flows.ts): the core calls out when a flow opens, when a payload packet of a
-// flow under inspection arrives, and when a flow's record is due.
+// framing (pcap and pcapng), link/IP/transport decoding, the flow table (5-tuple lookup,
+// counters, FIN/RST closing, idle and active timeouts, eviction) and the screening of payload
+// packets for identification. Identification and records stay in TypeScript (../flows.ts): the
+// core calls out when a flow opens, when a payload packet may carry evidence (a stream head no
+// first byte rules out, a handshake later in a stream, a datagram some matcher may take), and
+// when a flow's record is due.
 //
 // Memory (grown by `init` and `growInput` only: the host renews its views after those):
 //   VIEW       the packet being handled, decoded (fields below, read by the host)
@@ -17,7 +19,13 @@
 @external("host", "opened")
 declare function hostOpened(slot: i32): void;
 @external("host", "inspect")
-declare function hostInspect(slot: i32, outbound: i32): void;
+declare function hostInspect(slot: i32, outbound: i32, kind: i32): void;
+@external("host", "released")
+declare function hostReleased(slot: i32): void;
+@external("host", "handshake")
+declare function hostHandshake(slot: i32, at: i32): void;
+@external("host", "clientHello")
+declare function hostClientHello(slot: i32, nameAt: i32, nameLength: i32): void;
 @external("host", "ended")
 declare function hostEnded(slot: i32, reason: i32, final: i32): void;
 @external("host", "framed")
@@ -117,7 +125,10 @@ const L_NEXT = 8; // i32
 const SLOT: usize = 128;
 const F_TS = 0; // f64
 const F_TS_END = 8; // f64
-const F_CLOSED_AT = 16; // f64, -1 while open
+const F_CLOSED = 16; // u8, FIN both ways or RST seen
+const F_APP = 17; // u8, APP_* bits: what the host identified (setApp)
+const F_INSPECTED = 18; // u16, payload packets inspected
+const F_SEQ_OUT = 20; // u32, next in-order sequence number of the initiator's stream head
 const F_BYTES_OUT = 24; // f64
 const F_BYTES_IN = 32; // f64
 const F_PACKETS_OUT = 40; // u32
@@ -130,7 +141,10 @@ const F_CLOSE_REASON = 52; // u8
 const F_INITIATOR_LOW = 53; // u8 (IPv6)
 const F_SRC_PORT = 54; // u16, the initiator's port
 const F_INITIATOR_V4 = 56; // u32
+const F_SEQ_IN = 60; // u32, the responder's
 const F_LINKS = 64;
+const F_HEAD_OUT = 76; // u8, HEAD_* state of the initiator's stream head (| HEAD_SEQ once a segment came)
+const F_HEAD_IN = 77; // u8, the responder's
 const F_KEY = 80;
 
 // A closed-connection entry (a TCP flow ended after FIN/RST): late ACKs make no new flow.
@@ -138,6 +152,25 @@ const CLOSED: usize = 80;
 const C_EXPIRES = 0; // f64
 const C_LINKS = 8;
 const C_KEY = 32;
+
+// What the host identified (F_APP).
+const APP_KNOWN: u8 = 1;
+const APP_BITTORRENT: u8 = 2;
+const APP_VIA_TRACKER: u8 = 4;
+const APP_VIA_UDP_TRACKER: u8 = 8;
+
+// Stream head states (F_HEAD_*): collecting with no bytes held by the host, collecting with
+// bytes held by the host, decided.
+const HEAD_EMPTY: u8 = 0;
+const HEAD_HELD: u8 = 1;
+const HEAD_DONE: u8 = 2;
+const HEAD_STATE: u8 = 3;
+const HEAD_SEQ: u8 = 4;
+
+// Why `inspect` is called (INSPECT_* in ../core.ts).
+const INSPECT_HEAD = 0;
+const INSPECT_RESUMED = 1;
+const INSPECT_DATAGRAM = 2;
 
 const TCP_FIN: u32 = 0x01;
 const TCP_SYN: u32 = 0x02;
@@ -164,6 +197,7 @@ const T_COUNT = 40; // i32
 
 let slots: usize = 0;
 let maxFlows: i32 = 0;
+let maxInspect: i32 = 0;
 let closedMax: i32 = 0;
 
 let idleTimeoutMs: f64 = 0;
@@ -221,8 +255,9 @@ function pow2AtLeast(n: i32): u32 {
  * Lay out the tables for `flows` flows and `closed` closed-connection entries; returns false
  * when the memory cannot grow that far. Called once, before anything else.
  */
-export function init(flows: i32, closed: i32, idleMs: f64, activeMs: f64, lingerMs: f64, sweepMs: f64): bool {
+export function init(flows: i32, closed: i32, idleMs: f64, activeMs: f64, lingerMs: f64, sweepMs: f64, inspectPackets: i32): bool {
   maxFlows = flows;
+  maxInspect = inspectPackets;
   closedMax = closed;
   idleTimeoutMs = idleMs;
   activeTimeoutMs = activeMs;
@@ -861,7 +896,7 @@ function account(tsMs: f64): void {
   let slot = find(FLOWS, KEY);
   const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
   const proto = <u32>load<i32>(VIEW + V_PROTO);
-  if (slot >= 0 && load<f64>(slotAt(slot) + F_CLOSED_AT) >= 0 && proto == 6 && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+  if (slot >= 0 && load<u8>(slotAt(slot) + F_CLOSED) != 0 && proto == 6 && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
     // A new connection reusing the ports of a closed one.
     end(slot, <i32>load<u8>(slotAt(slot) + F_CLOSE_REASON));
     slot = -1;
@@ -896,17 +931,17 @@ function account(tsMs: f64): void {
   }
   if (proto == 6 && flags != 0) {
     if (flags & TCP_RST) {
-      if (load<f64>(p + F_CLOSED_AT) < 0) store<f64>(p + F_CLOSED_AT, tsMs);
+      store<u8>(p + F_CLOSED, 1);
       store<u8>(p + F_CLOSE_REASON, END_RST);
     } else if (flags & TCP_FIN) {
       store<u8>(p + (outbound ? F_FIN_OUT : F_FIN_IN), 1);
-      if (load<u8>(p + F_FIN_OUT) != 0 && load<u8>(p + F_FIN_IN) != 0 && load<f64>(p + F_CLOSED_AT) < 0) {
-        store<f64>(p + F_CLOSED_AT, tsMs);
+      if (load<u8>(p + F_FIN_OUT) != 0 && load<u8>(p + F_FIN_IN) != 0 && load<u8>(p + F_CLOSED) == 0) {
+        store<u8>(p + F_CLOSED, 1);
         store<u8>(p + F_CLOSE_REASON, END_FIN);
       }
     }
   }
-  if (load<u8>(p + F_INSPECT_DONE) == 0 && load<i32>(VIEW + V_PAYLOAD_LEN) > 0) hostInspect(slot, outbound ? 1 : 0);
+  if (load<u8>(p + F_INSPECT_DONE) == 0 && load<i32>(VIEW + V_PAYLOAD_LEN) > 0) inspect(slot, p, outbound);
 }
 
 /** A flow for the packet's key (the oldest ends first when the table is full). */
@@ -921,7 +956,6 @@ function open(tsMs: f64): i32 {
   const p = slotAt(slot);
   store<f64>(p + F_TS, tsMs);
   store<f64>(p + F_TS_END, tsMs);
-  store<f64>(p + F_CLOSED_AT, -1);
   // The initiator sent the first packet, except that a SYN-ACK comes from the responder.
   const flags = <u32>load<i32>(VIEW + V_TCP_FLAGS);
   const reversed = load<i32>(VIEW + V_PROTO) == 6 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
@@ -940,7 +974,7 @@ function open(tsMs: f64): i32 {
 function end(slot: i32, reason: i32): void {
   const p = slotAt(slot);
   unlink(FLOWS, slot);
-  if (load<f64>(p + F_CLOSED_AT) >= 0) closedSet(p + F_KEY);
+  if (load<u8>(p + F_CLOSED) != 0) closedSet(p + F_KEY);
   emit(slot, reason, true);
   release(FLOWS, slot);
 }
@@ -960,9 +994,205 @@ function emit(slot: i32, reason: i32, final: bool): void {
   store<u8>(p + F_RESTART, 1);
 }
 
-/** Stop calling `inspect` for this flow. */
-export function stopInspecting(slot: i32): void {
-  store<u8>(slotAt(slot) + F_INSPECT_DONE, 1);
+/** What the host identified the flow as (APP_* bits). */
+export function setApp(slot: i32, bits: u8): void {
+  store<u8>(slotAt(slot) + F_APP, bits);
+}
+
+/** The host's stream head of one direction: HEAD_EMPTY, HEAD_HELD or HEAD_DONE. */
+export function setHead(slot: i32, outbound: bool, state: u8): void {
+  const at = slotAt(slot) + (outbound ? F_HEAD_OUT : F_HEAD_IN);
+  store<u8>(at, (load<u8>(at) & ~HEAD_STATE) | state);
+}
+
+// ---- screening for identification ----
+// The host sees only the payload packets its matchers may take; the rest is decided here, as the
+// host's matchers would decide it, with no call.
+
+const HANDSHAKE_FIRST: u32 = 0x13;
+
+/** A payload packet of a flow under inspection. */
+function inspect(slot: i32, p: usize, outbound: bool): void {
+  const proto = load<i32>(VIEW + V_PROTO);
+  const seen = <i32>load<u16>(p + F_INSPECTED);
+  if (seen == 0 && proto != 6 && proto != 17) {
+    store<u8>(p + F_INSPECT_DONE, 1);
+    return;
+  }
+  store<u16>(p + F_INSPECTED, <u16>(seen + 1));
+  if (seen + 1 > maxInspect) {
+    store<u8>(p + F_INSPECT_DONE, 1);
+    if ((load<u8>(p + F_HEAD_OUT) & HEAD_STATE) == HEAD_HELD || (load<u8>(p + F_HEAD_IN) & HEAD_STATE) == HEAD_HELD) hostReleased(slot);
+    return;
+  }
+  if (proto == 6) inspectTcp(slot, p, outbound);
+  else if (datagramMayMatch(p, outbound)) hostInspect(slot, outbound ? 1 : 0, INSPECT_DATAGRAM);
+}
+
+function inspectTcp(slot: i32, p: usize, outbound: bool): void {
+  const headAt = p + (outbound ? F_HEAD_OUT : F_HEAD_IN);
+  const head = load<u8>(headAt);
+  const payload = <usize>load<i32>(VIEW + V_PAYLOAD_OFF);
+  const length = load<i32>(VIEW + V_PAYLOAD_LEN);
+  if ((head & HEAD_STATE) != HEAD_DONE) {
+    const seqAt = p + (outbound ? F_SEQ_OUT : F_SEQ_IN);
+    const seq = load<u32>(VIEW + V_TCP_SEQ);
+    // Retransmissions and out-of-order segments do not extend the head.
+    if ((head & HEAD_SEQ) == 0 || seq == load<u32>(seqAt)) {
+      store<u32>(seqAt, seq + <u32>length);
+      store<u8>(headAt, head | HEAD_SEQ);
+      if ((head & HEAD_STATE) == HEAD_EMPTY && firstSegment(slot, p, outbound, payload, length)) store<u8>(headAt, HEAD_SEQ | HEAD_DONE);
+      else hostInspect(slot, outbound ? 1 : 0, INSPECT_HEAD);
+    }
+  } else if ((load<u8>(p + F_APP) & APP_BITTORRENT) == 0 && hasHandshake(payload, length)) {
+    // A handshake later in a stream whose start was not captured (a resumed connection).
+    hostInspect(slot, outbound ? 1 : 0, INSPECT_RESUMED);
+  }
+  // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
+  if ((load<u8>(p + F_HEAD_OUT) & HEAD_STATE) == HEAD_DONE && (load<u8>(p + F_HEAD_IN) & HEAD_STATE) == HEAD_DONE && load<u8>(p + F_APP) != 0) {
+    store<u8>(p + F_INSPECT_DONE, 1);
+  }
+}
+
+/**
+ * The first segment of a stream head, decided here when the host's matchers would decide it at
+ * once: a complete handshake or ClientHello (told to the host), or bytes no matcher takes (from
+ * the initiator, not the start of an HTTP request or a TLS record; from the responder, not on a
+ * tracker's flow). False when a matcher may wait for more bytes: the host looks.
+ */
+function firstSegment(slot: i32, p: usize, outbound: bool, payload: usize, length: i32): bool {
+  const c = <u32>load<u8>(payload);
+  if (c == HANDSHAKE_FIRST) {
+    if (length < HANDSHAKE_FULL || !isHandshakeAt(payload)) return false;
+    hostHandshake(slot, <i32>payload);
+    return true;
+  }
+  if (!outbound) return (load<u8>(p + F_APP) & APP_VIA_TRACKER) == 0;
+  // Four bytes decide whether an HTTP request starts here.
+  if (length < 4) return false;
+  if (c == 0x16) return clientHello(slot, payload, length);
+  // G(ET) P(OST, UT, ATCH) H(EAD) D(ELETE) O(PTIONS) C(ONNECT).
+  return c != 0x47 && c != 0x50 && c != 0x48 && c != 0x44 && c != 0x4f && c != 0x43;
+}
+
+/** Bytes of a stream head the host collects at most (names.ts MAX_HEAD). */
+const MAX_HEAD: i32 = 4096;
+/** pstrlen, pstr, reserved, info_hash, peer_id. */
+const HANDSHAKE_FULL: i32 = 68;
+
+/**
+ * A TLS ClientHello at the start of a stream head, as the host's matchTlsClientHello reads it:
+ * false while the hello may need more bytes; true once decided, its server name (or none) told
+ * to the host when it is one.
+ */
+function clientHello(slot: i32, head: usize, length: i32): bool {
+  if (length < 6) return false;
+  if (load<u8>(head + 1) != 3 || load<u8>(head + 2) > 4 || load<u8>(head + 5) != 1) return true;
+  if (length < 9) return false;
+  const helloLength = <i32>((<u32>load<u8>(head + 6) << 16) | be16(head + 7));
+  const need = 9 + helloLength;
+  if (length < need && length < MAX_HEAD) return false;
+  const end = min(length, need);
+  let p: i32 = 9 + 2 + 32; // version, random
+  if (p + 1 > end) return true;
+  p += 1 + <i32>load<u8>(head + <usize>p); // session id
+  if (p + 2 > end) return true;
+  p += 2 + <i32>be16(head + <usize>p); // cipher suites
+  if (p + 1 > end) return true;
+  p += 1 + <i32>load<u8>(head + <usize>p); // compression methods
+  if (p + 2 > end) {
+    hostClientHello(slot, 0, 0);
+    return true;
+  }
+  const extEnd = min(end, p + 2 + <i32>be16(head + <usize>p));
+  p += 2;
+  while (p + 4 <= extEnd) {
+    const type = be16(head + <usize>p);
+    const len = <i32>be16(head + <usize>p + 2);
+    p += 4;
+    if (type == 0 && p + 5 <= extEnd) {
+      // server_name list: list length, then entries of (type, length, name).
+      let q = p + 2;
+      const listEnd = min(extEnd, p + 2 + <i32>be16(head + <usize>p));
+      while (q + 3 <= listEnd) {
+        const nameType = load<u8>(head + <usize>q);
+        const nameLength = <i32>be16(head + <usize>q + 1);
+        if (nameType == 0 && q + 3 + nameLength <= listEnd) {
+          hostClientHello(slot, <i32>(head + <usize>q + 3), nameLength);
+          return true;
+        }
+        q += 3 + nameLength;
+      }
+    }
+    p += len;
+  }
+  hostClientHello(slot, 0, 0);
+  return true;
+}
+
+/** "\x13BitTorrent protocol" anywhere in the payload: 16 bytes at a time for its first byte. */
+function hasHandshake(payload: usize, length: i32): bool {
+  if (length < 20) return false;
+  const last = payload + <usize>length - 20;
+  const first = i8x16.splat(0x13);
+  let q = payload;
+  for (; q + 16 <= last + 1; q += 16) {
+    let hits = i8x16.bitmask(i8x16.eq(v128.load(q), first));
+    while (hits != 0) {
+      if (isHandshakeAt(q + <usize>ctz(hits))) return true;
+      hits &= hits - 1;
+    }
+  }
+  for (; q <= last; q++) if (isHandshakeAt(q)) return true;
+  return false;
+}
+
+@inline function isHandshakeAt(q: usize): bool {
+  return load<u8>(q) == 0x13 && load<u64>(q + 1) == 0x6572726f54746942 && load<u64>(q + 9) == 0x6f746f727020746e && load<u16>(q + 17) == 0x6f63 && load<u8>(q + 19) == 0x6c;
+}
+
+/** A datagram some matcher may take: KRPC, LSD, a UDP tracker exchange, uTP or DNS. */
+function datagramMayMatch(p: usize, outbound: bool): bool {
+  const payload = <usize>load<i32>(VIEW + V_PAYLOAD_OFF);
+  const length = load<i32>(VIEW + V_PAYLOAD_LEN);
+  const c = <u32>load<u8>(payload);
+  // KRPC's bencoded dictionary, LSD's "BT-SEARCH".
+  if (c == 0x64 || c == 0x42) return true;
+  if (outbound) {
+    if (length >= 16) {
+      const action = be32(payload + 8);
+      if (action == 0 && be32(payload) == 0x417 && be32(payload + 4) == 0x27101980) return true;
+      if (action == 1 && length >= 98) return true;
+      if (action == 2 && length >= 36 && (length - 16) % 20 == 0) return true;
+    }
+  } else if ((load<u8>(p + F_APP) & APP_VIA_UDP_TRACKER) != 0) return true;
+  if (isUtp(payload, length)) return true;
+  const sp = load<i32>(VIEW + V_SRC_PORT);
+  const dp = load<i32>(VIEW + V_DST_PORT);
+  return sp == 53 || dp == 53 || sp == 5353 || dp == 5353 || sp == 5355 || dp == 5355;
+}
+
+/** A well-formed uTP (BEP 29) header, as the host's parseUtp takes it. */
+function isUtp(payload: usize, length: i32): bool {
+  if (length < 20) return false;
+  const b0 = <u32>load<u8>(payload);
+  const type = b0 >> 4;
+  if ((b0 & 15) != 1 || type > 4) return false;
+  let ext = <u32>load<u8>(payload + 1);
+  let pos: i32 = 20;
+  for (let i = 0; ext != 0; i++) {
+    if (ext > 4 || i > 4 || pos + 2 > length) return false;
+    const len = <i32>load<u8>(payload + <usize>pos + 1);
+    // Selective ACK bitmasks are a multiple of 4 bytes and at least 4.
+    if (ext == 1 && (len < 4 || len % 4 != 0)) return false;
+    ext = <u32>load<u8>(payload + <usize>pos);
+    pos += 2 + len;
+    if (pos > length) return false;
+  }
+  const dataLen = length - pos;
+  // SYN and STATE never carry data; DATA always does.
+  if ((type == 4 || type == 2) && dataLen != 0) return false;
+  return !(type == 0 && dataLen == 0);
 }
 
 /** Advance packet time without a packet (a quiet live capture). */
@@ -982,8 +1212,7 @@ function sweep(): void {
   while (i >= 0) {
     const p = slotAt(i);
     const next = load<i32>(p + F_LINKS + L_NEXT);
-    const closed = load<f64>(p + F_CLOSED_AT);
-    if (closed >= 0 && now - load<f64>(p + F_TS_END) >= closeLingerMs) end(i, <i32>load<u8>(p + F_CLOSE_REASON));
+    if (load<u8>(p + F_CLOSED) != 0 && now - load<f64>(p + F_TS_END) >= closeLingerMs) end(i, <i32>load<u8>(p + F_CLOSE_REASON));
     else if (now - load<f64>(p + F_TS_END) >= idleTimeoutMs) end(i, END_IDLE);
     else if (load<u8>(p + F_RESTART) == 0 && now - load<f64>(p + F_TS) >= activeTimeoutMs) emit(i, END_ACTIVE, false);
     i = next;
