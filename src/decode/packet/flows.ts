@@ -82,6 +82,14 @@ export class TrackerStats {
 /** A peer endpoint as remembered: IPv4 address * 65536 + port, or IPv6 bytes (latin1) + port. */
 type Endpoint = number | string;
 
+/** Peer ids described at most before the descriptions start afresh. */
+const PEER_ID_TEXTS = 4096;
+
+interface PeerIdText {
+  printable: string;
+  client: string | undefined;
+}
+
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
 
@@ -153,6 +161,8 @@ export class FlowTracker {
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
   private readonly dnsNames: BoundedTtlCache<number | string, string>;
+  /** Peer ids (latin1) → their printable text and client. */
+  private readonly peerIds = new Map<string, PeerIdText>();
   /** Bytes held in stream heads awaiting a decision, across all flows. */
   private headBytes = 0;
   private readonly maxHeadBytes: number;
@@ -347,9 +357,9 @@ export class FlowTracker {
       }
     }
     if (peerId !== undefined && app.peerId === undefined) {
-      app.peerId = printablePeerId(peerId);
-      const client = clientFromPeerId(peerId);
-      if (client !== undefined) app.client = client;
+      const described = this.describePeerId(peerId);
+      app.peerId = described.printable;
+      if (described.client !== undefined) app.client = described.client;
     }
     // Both ends of a peer connection are peers of the swarm; a UDP initiator's port is its
     // listening port (DHT, uTP), a TCP initiator's port is ephemeral and not remembered.
@@ -359,6 +369,18 @@ export class FlowTracker {
       if (flow.proto === 17) this.rememberPeer(flow.initiator, app.infoHash);
     }
     return app;
+  }
+
+  /** A peer id as records carry it: a client reconnecting sends the same id, described once. */
+  private describePeerId(peerId: Buffer): PeerIdText {
+    const key = peerId.toString('latin1');
+    let described = this.peerIds.get(key);
+    if (described === undefined) {
+      if (this.peerIds.size >= PEER_ID_TEXTS) this.peerIds.clear();
+      described = { printable: printablePeerId(peerId), client: clientFromPeerId(peerId) };
+      this.peerIds.set(key, described);
+    }
+    return described;
   }
 
   /** Remember a swarm peer; without a hash of its own it keeps the one it was known with. */
