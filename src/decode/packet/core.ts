@@ -61,7 +61,7 @@ const STATS = 256;
 const STATS_PACKETS_F64 = (STATS + 128) / 8;
 
 /** Why the core passes a payload packet on (wasm/core.ts INSPECT_*). */
-export const INSPECT = { head: 0, resumed: 1, datagram: 2 } as const;
+export const INSPECT = { head: 0, datagram: 1 } as const;
 /** The host's stream head of one direction (wasm/core.ts HEAD_*). */
 export const HEAD = { empty: 0, held: 1, done: 2 } as const;
 /** What the host identified a flow as (wasm/core.ts APP_*). */
@@ -79,8 +79,8 @@ export interface CoreHost {
   inspect(slot: number, outbound: number, kind: number): void;
   /** The core stopped inspecting `slot` (its packet limit) while the host held a stream head of it. */
   released(slot: number): void;
-  /** A complete peer-wire handshake (68 bytes at `at` in `bytes`) starts a stream head of `slot`. */
-  handshake(slot: number, at: number): void;
+  /** A peer-wire handshake at [at, end) of `bytes` in a stream of `slot`: a complete one starting its head, or one later in it (the payload's rest). */
+  handshake(slot: number, at: number, end: number): void;
   /** A TLS ClientHello starts the initiator's stream head of `slot`: its server name at [at, at + length) of `bytes`, length 0 when it names none. */
   clientHello(slot: number, at: number, length: number): void;
   /** The record of `slot` is due (`reason`, an END_REASONS index; -1 when it has no packets); `final` when the flow is gone. */

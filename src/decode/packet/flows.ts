@@ -8,9 +8,6 @@
 import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
 import { IPv4TextCache } from '../../util/ip.js';
 import {
-  HANDSHAKE_FULL,
-  HANDSHAKE_PREFIX,
-  hex,
   clientFromPeerId,
   looksLikeKrpcPrefix,
   matchHandshake,
@@ -116,7 +113,7 @@ class Inspection {
 
 /** What this side keeps of a tracked flow; counters and times are in its core slot. */
 class Flow {
-  /** Created by the first payload packet, dropped when identification stops. */
+  /** Created by the first payload packet the core passes on; dropped when the flow ends or the core releases it. */
   inspection: Inspection | undefined = undefined;
   app: AppEvidence | undefined = undefined;
   serverName: string | undefined = undefined;
@@ -184,8 +181,8 @@ export class FlowTracker {
         opened: (slot) => this.opened(slot),
         inspect: (slot, outbound, kind) => this.inspectPacket(slot, outbound === 1, kind),
         released: (slot) => this.dropInspection(this.flows[slot]!),
-        handshake: (slot, at) => this.onHandshake(this.flows[slot]!, at),
-        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, at, length),
+        handshake: (slot, at, end) => this.onHandshake(this.flows[slot]!, this.core.bytes.subarray(at, end)),
+        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? '' : this.core.bytes.toString('latin1', at, at + length).toLowerCase()),
         ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
       },
       {
@@ -315,10 +312,6 @@ export class FlowTracker {
     const view = this.view;
     readDecoded(this.core, view, this.core.bytes, 0);
     const flow = this.flows[slot]!;
-    if (kind === INSPECT.resumed) {
-      this.inspectResumed(flow, view);
-      return;
-    }
     const inspection = (flow.inspection ??= new Inspection());
     if (kind === INSPECT.head) this.inspectHead(flow, inspection, view, outbound);
     else this.inspectUdp(flow, inspection, view, view.payload(), outbound);
@@ -412,29 +405,21 @@ export class FlowTracker {
     }
   }
 
-  /** A complete handshake at `at` in the core's memory, the start of a stream head. */
-  private onHandshake(flow: Flow, at: number): void {
-    const bytes = this.core.bytes;
-    this.markBitTorrent(flow, 'handshake', [hex(bytes, at + 28, at + 48)], bytes.subarray(at + 48, at + HANDSHAKE_FULL));
+  /** A handshake the core found (a view of the core's memory, not kept). */
+  private onHandshake(flow: Flow, bytes: Buffer): void {
+    const m = matchHandshake(bytes);
+    if (typeof m === 'object') this.markHandshake(flow, 'handshake', m);
   }
 
-  /** A ClientHello, with its server name at [at, at + length) of the core's memory (none when length is 0). */
-  private onClientHello(flow: Flow, at: number, length: number): void {
+  private markHandshake(flow: Flow, via: 'handshake' | 'utp', m: { infoHash?: string; peerId?: Buffer }): void {
+    this.markBitTorrent(flow, via, m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
+  }
+
+  /** A ClientHello and its server name ('' when it names none). */
+  private onClientHello(flow: Flow, sni: string): void {
     if (flow.app === undefined) this.setApp(flow, { name: 'tls' });
-    if (length === 0) return;
-    const sni = this.core.bytes.toString('latin1', at, at + length).toLowerCase();
-    flow.serverName = sni;
+    if (sni) flow.serverName = sni;
     this.checkName(flow, sni);
-  }
-
-  /** A handshake later in a stream whose start was not captured (a resumed connection). */
-  private inspectResumed(flow: Flow, view: PacketView): void {
-    const payload = view.payload();
-    const at = payload.indexOf(HANDSHAKE_PREFIX);
-    if (at >= 0) {
-      const m = matchHandshake(payload.subarray(at));
-      if (typeof m === 'object') this.markBitTorrent(flow, 'handshake', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
-    }
   }
 
   private appendHead(flow: Flow, insp: Inspection, outbound: boolean, payload: Buffer): void {
@@ -485,7 +470,7 @@ export class FlowTracker {
 
     const hs = matchHandshake(head);
     if (typeof hs === 'object') {
-      this.markBitTorrent(flow, 'handshake', hs.infoHash ? [hs.infoHash] : NO_HASHES, hs.peerId);
+      this.markHandshake(flow, 'handshake', hs);
       if (hs.peerId !== undefined) {
         this.finishHead(flow, insp, outbound);
         return false;
@@ -505,9 +490,7 @@ export class FlowTracker {
       if (http === 'wait') waiting = true;
       const tls = matchTlsClientHello(head);
       if (typeof tls === 'object') {
-        if (flow.app === undefined) this.setApp(flow, { name: 'tls' });
-        if (tls.sni) flow.serverName = tls.sni;
-        this.checkName(flow, tls.sni);
+        this.onClientHello(flow, tls.sni);
         this.finishHead(flow, insp, outbound);
         return false;
       }
@@ -590,7 +573,7 @@ export class FlowTracker {
       this.onUtp(flow, insp, utp.type, utp.connectionId, outbound);
       if (flow.app?.name === 'bittorrent' && utp.type === 0) {
         const m = matchHandshake(payload.subarray(utp.dataOffset));
-        if (typeof m === 'object') this.markBitTorrent(flow, 'utp', m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
+        if (typeof m === 'object') this.markHandshake(flow, 'utp', m);
       }
       return;
     }

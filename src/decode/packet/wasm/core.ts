@@ -23,7 +23,7 @@ declare function hostInspect(slot: i32, outbound: i32, kind: i32): void;
 @external("host", "released")
 declare function hostReleased(slot: i32): void;
 @external("host", "handshake")
-declare function hostHandshake(slot: i32, at: i32): void;
+declare function hostHandshake(slot: i32, at: i32, end: i32): void;
 @external("host", "clientHello")
 declare function hostClientHello(slot: i32, nameAt: i32, nameLength: i32): void;
 @external("host", "ended")
@@ -169,8 +169,7 @@ const HEAD_SEQ: u8 = 4;
 
 // Why `inspect` is called (INSPECT_* in ../core.ts).
 const INSPECT_HEAD = 0;
-const INSPECT_RESUMED = 1;
-const INSPECT_DATAGRAM = 2;
+const INSPECT_DATAGRAM = 1;
 
 const TCP_FIN: u32 = 0x01;
 const TCP_SYN: u32 = 0x02;
@@ -1009,16 +1008,14 @@ export function setHead(slot: i32, outbound: bool, state: u8): void {
 // The host sees only the payload packets its matchers may take; the rest is decided here, as the
 // host's matchers would decide it, with no call.
 
-const HANDSHAKE_FIRST: u32 = 0x13;
-
 /** A payload packet of a flow under inspection. */
 function inspect(slot: i32, p: usize, outbound: bool): void {
   const proto = load<i32>(VIEW + V_PROTO);
-  const seen = <i32>load<u16>(p + F_INSPECTED);
-  if (seen == 0 && proto != 6 && proto != 17) {
+  if (proto != 6 && proto != 17) {
     store<u8>(p + F_INSPECT_DONE, 1);
     return;
   }
+  const seen = <i32>load<u16>(p + F_INSPECTED);
   store<u16>(p + F_INSPECTED, <u16>(seen + 1));
   if (seen + 1 > maxInspect) {
     store<u8>(p + F_INSPECT_DONE, 1);
@@ -1044,9 +1041,10 @@ function inspectTcp(slot: i32, p: usize, outbound: bool): void {
       if ((head & HEAD_STATE) == HEAD_EMPTY && firstSegment(slot, p, outbound, payload, length)) store<u8>(headAt, HEAD_SEQ | HEAD_DONE);
       else hostInspect(slot, outbound ? 1 : 0, INSPECT_HEAD);
     }
-  } else if ((load<u8>(p + F_APP) & APP_BITTORRENT) == 0 && hasHandshake(payload, length)) {
+  } else if ((load<u8>(p + F_APP) & APP_BITTORRENT) == 0) {
     // A handshake later in a stream whose start was not captured (a resumed connection).
-    hostInspect(slot, outbound ? 1 : 0, INSPECT_RESUMED);
+    const at = handshakeIn(payload, length);
+    if (at >= 0) hostHandshake(slot, at, <i32>payload + length);
   }
   // Unidentified streams stay under watch: a handshake may follow an MSE negotiation in clear.
   if ((load<u8>(p + F_HEAD_OUT) & HEAD_STATE) == HEAD_DONE && (load<u8>(p + F_HEAD_IN) & HEAD_STATE) == HEAD_DONE && load<u8>(p + F_APP) != 0) {
@@ -1062,9 +1060,9 @@ function inspectTcp(slot: i32, p: usize, outbound: bool): void {
  */
 function firstSegment(slot: i32, p: usize, outbound: bool, payload: usize, length: i32): bool {
   const c = <u32>load<u8>(payload);
-  if (c == HANDSHAKE_FIRST) {
+  if (c == 0x13) {
     if (length < HANDSHAKE_FULL || !isHandshakeAt(payload)) return false;
-    hostHandshake(slot, <i32>payload);
+    hostHandshake(slot, <i32>payload, <i32>payload + length);
     return true;
   }
   if (!outbound) return (load<u8>(p + F_APP) & APP_VIA_TRACKER) == 0;
@@ -1130,21 +1128,22 @@ function clientHello(slot: i32, head: usize, length: i32): bool {
   return true;
 }
 
-/** "\x13BitTorrent protocol" anywhere in the payload: 16 bytes at a time for its first byte. */
-function hasHandshake(payload: usize, length: i32): bool {
-  if (length < 20) return false;
+/** Where "\x13BitTorrent protocol" first starts in the payload, or -1: 16 bytes at a time for its first byte. */
+function handshakeIn(payload: usize, length: i32): i32 {
+  if (length < 20) return -1;
   const last = payload + <usize>length - 20;
   const first = i8x16.splat(0x13);
   let q = payload;
   for (; q + 16 <= last + 1; q += 16) {
     let hits = i8x16.bitmask(i8x16.eq(v128.load(q), first));
     while (hits != 0) {
-      if (isHandshakeAt(q + <usize>ctz(hits))) return true;
+      const at = q + <usize>ctz(hits);
+      if (isHandshakeAt(at)) return <i32>at;
       hits &= hits - 1;
     }
   }
-  for (; q <= last; q++) if (isHandshakeAt(q)) return true;
-  return false;
+  for (; q <= last; q++) if (isHandshakeAt(q)) return <i32>q;
+  return -1;
 }
 
 @inline function isHandshakeAt(q: usize): bool {
