@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBencode } from './bencode.js';
+import { scanKrpc } from './bencode.js';
 import {
   clientFromPeerId,
   isBitTorrentServiceName,
@@ -65,8 +65,30 @@ describe('DHT (KRPC)', () => {
     expect(matchKrpc(Buffer.from('d1:ad2:id3:abce1:q4:ping1:t2:aa1:y1:qe'))).toBeUndefined();
     expect(matchKrpc(Buffer.from('d4:name5:hello4:spami42ee'))).toBeUndefined();
     expect(looksLikeKrpcPrefix(Buffer.from(`d1:ad2:id20:${id}`))).toBe(true);
-    expect(parseBencode(Buffer.from('d3:key'))).toBeUndefined();
-    expect(parseBencode(Buffer.from('l'.repeat(100) + 'e'.repeat(100)))).toBeUndefined();
+    expect(scanKrpc(Buffer.from('d3:key'))).toBeUndefined();
+    expect(scanKrpc(Buffer.from('d1:x' + 'l'.repeat(100) + 'e'.repeat(101)))).toBeUndefined();
+    expect(scanKrpc(Buffer.from('d1:x' + 'l'.repeat(8) + 'e'.repeat(9)))).toBeDefined();
+  });
+
+  it('reads KRPC fields as a bencode dictionary does: the last of a repeated key wins, anything malformed anywhere fails', () => {
+    const ping = (a: string, extra = '') => Buffer.from(`d1:a${a}1:q4:ping1:t2:aa1:y1:q${extra}e`);
+    const args = `d2:id20:${id}e`;
+    expect(matchKrpc(ping(args))?.query).toBe('ping');
+    // A later `a` that is no dictionary replaces the one before; a later dictionary replaces a string.
+    expect(matchKrpc(ping(args, '1:a3:abc'))).toBeUndefined();
+    expect(matchKrpc(Buffer.from(`d1:a3:abc1:a${args}1:q4:ping1:t2:aa1:y1:qe`))?.kind).toBe('q');
+    // The last `y` decides the kind; an integer `t` is no transaction id.
+    expect(matchKrpc(ping(args, '1:y1:r'))).toBeUndefined();
+    expect(matchKrpc(ping(args, '1:ti5e'))).toBeUndefined();
+    // Integers are checked wherever they are, even where nothing reads them.
+    expect(matchKrpc(ping(args, '1:vi12e'))?.kind).toBe('q');
+    expect(matchKrpc(ping(args, '1:vi1x2e'))).toBeUndefined();
+    expect(matchKrpc(ping(args, `1:vl${'i1e'.repeat(600)}e`))).toBeUndefined();
+    // Compact peers: the 6- and 18-byte strings of the last `values` list of a response.
+    const peers = (values: string) => matchKrpc(Buffer.from(`d1:rd2:id20:${id}6:values${values}e1:t2:aa1:y1:re`))?.peers.map((p) => p.toString('latin1'));
+    expect(peers('l6:abcdefi1e3:abc18:abcdefghijklmnopqre')).toEqual(['abcdef', 'abcdefghijklmnopqr']);
+    expect(peers('l6:abcdefe6:values6:ghijkl')).toEqual([]);
+    expect(peers('l6:abcdefe6:valuesl6:ghijklee'.slice(0, -1))).toEqual(['ghijkl']);
   });
 });
 

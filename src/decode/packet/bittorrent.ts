@@ -2,7 +2,7 @@
 // discovery (BEP 14), HTTP tracker announces (BEP 3) and the UDP tracker protocol (BEP 15).
 // Each detector states what it saw; port numbers play no part.
 
-import { asBytes, dictGet, isDict, parseBencode, type BValue } from './bencode.js';
+import { scanKrpc } from './bencode.js';
 
 export const HANDSHAKE_PREFIX = Buffer.from('\x13BitTorrent protocol', 'latin1');
 /** pstrlen + pstr + reserved + info_hash. */
@@ -77,15 +77,24 @@ export interface BitTorrentFacts {
  * stream). 'wait' when `head` is a proper prefix of a handshake and more bytes may complete it.
  */
 export function matchHandshake(head: Buffer): 'no' | 'wait' | { infoHash?: string; peerId?: Buffer } {
-  const n = Math.min(head.length, HANDSHAKE_PREFIX.length);
+  const n = handshakeLength(head, 0, head.length);
+  if (n < 0) return 'no';
   if (n === 0) return 'wait';
-  // Byte by byte: Buffer#compare with ranges validates and allocates on every call.
-  for (let i = 0; i < n; i++) if (head[i] !== HANDSHAKE_PREFIX[i]) return 'no';
-  if (head.length < HANDSHAKE_PREFIX.length) return 'wait';
   const out: { infoHash?: string; peerId?: Buffer } = {};
   if (head.length >= HANDSHAKE_WITH_HASH) out.infoHash = hex(head, 28, 48);
   if (head.length >= HANDSHAKE_FULL) out.peerId = head.subarray(48, 68);
   return out;
+}
+
+/**
+ * How [at, end) of `buf` starts: -1 not with a handshake, 0 with a proper prefix of its protocol
+ * string (more bytes may complete it), else the bytes of the handshake there (20 or more).
+ */
+export function handshakeLength(buf: Buffer, at: number, end: number): number {
+  const n = Math.min(end - at, HANDSHAKE_PREFIX.length);
+  // Byte by byte: Buffer#compare with ranges validates and allocates on every call.
+  for (let i = 0; i < n; i++) if (buf[at + i] !== HANDSHAKE_PREFIX[i]) return -1;
+  return end - at < HANDSHAKE_PREFIX.length ? 0 : end - at;
 }
 
 export interface KrpcFacts {
@@ -100,33 +109,20 @@ export interface KrpcFacts {
 /** A DHT KRPC message: a bencoded dictionary with `y` in q/r/e and a transaction id `t`. */
 export function matchKrpc(payload: Buffer): KrpcFacts | undefined {
   if (payload.length < 12 || payload[0] !== 0x64) return undefined;
-  const parsed = parseBencode(payload);
-  if (parsed === undefined || !isDict(parsed.value)) return undefined;
-  const msg = parsed.value;
-  const y = asBytes(dictGet(msg, 'y'));
-  const t = asBytes(dictGet(msg, 't'));
-  if (y === undefined || y.length !== 1 || t === undefined) return undefined;
-  const kind = String.fromCharCode(y[0]!);
+  const m = scanKrpc(payload);
+  if (m === undefined || m.y < 0 || m.yEnd - m.y !== 1 || m.t < 0) return undefined;
+  const kind = String.fromCharCode(payload[m.y]!);
   if (kind !== 'q' && kind !== 'r' && kind !== 'e') return undefined;
   const facts: KrpcFacts = { kind, infoHashes: [], peers: [] };
   if (kind === 'q') {
-    const q = asBytes(dictGet(msg, 'q'));
-    const args = dictGet(msg, 'a');
-    if (q === undefined || !isDict(args)) return undefined;
-    facts.query = q.toString('latin1');
-    const id = asBytes(dictGet(args, 'id'));
-    if (id === undefined || id.length !== 20) return undefined;
-    const infoHash = asBytes(dictGet(args, 'info_hash'));
-    if (infoHash !== undefined && infoHash.length === 20) facts.infoHashes.push(hex(infoHash));
+    if (m.q < 0 || !m.aDict) return undefined;
+    facts.query = payload.toString('latin1', m.q, m.qEnd);
+    if (m.aId < 0 || m.aIdEnd - m.aId !== 20) return undefined;
+    if (m.aInfoHash >= 0 && m.aInfoHashEnd - m.aInfoHash === 20) facts.infoHashes.push(hex(payload, m.aInfoHash, m.aInfoHashEnd));
   } else if (kind === 'r') {
-    const r = dictGet(msg, 'r');
-    const id = asBytes(dictGet(r, 'id'));
-    if (id === undefined || id.length !== 20) return undefined;
-    const values: BValue | undefined = dictGet(r, 'values');
-    if (Array.isArray(values)) {
-      for (const v of values) if (Buffer.isBuffer(v) && (v.length === 6 || v.length === 18)) facts.peers.push(v);
-    }
-  } else if (!Array.isArray(dictGet(msg, 'e'))) return undefined;
+    if (!m.rDict || m.rId < 0 || m.rIdEnd - m.rId !== 20) return undefined;
+    for (let i = 0; i < m.peers.length; i++) facts.peers.push(payload.subarray(m.peers[i], m.peerEnds[i]));
+  } else if (!m.eList) return undefined;
   return facts;
 }
 

@@ -81,6 +81,8 @@ export interface CoreHost {
   released(slot: number): void;
   /** A peer-wire handshake at [at, end) of `bytes` in a stream of `slot`: a complete one starting its head, or one later in it (the payload's rest). */
   handshake(slot: number, at: number, end: number): void;
+  /** A uTP datagram of `slot` (in the view) no earlier matcher may take: its header's type and connection id, its data at [dataAt, payload end). */
+  utp(slot: number, outbound: number, type: number, connectionId: number, dataAt: number): void;
   /** A TLS ClientHello starts the initiator's stream head of `slot`: its server name at [at, at + length) of `bytes`, length 0 when it names none. */
   clientHello(slot: number, at: number, length: number): void;
   /** The record of `slot` is due (`reason`, an END_REASONS index; -1 when it has no packets); `final` when the flow is gone. */
@@ -177,6 +179,7 @@ export class PacketCore {
         inspect: host.inspect ?? fail('inspect'),
         released: host.released ?? fail('released'),
         handshake: host.handshake ?? fail('handshake'),
+        utp: host.utp ?? fail('utp'),
         clientHello: host.clientHello ?? fail('clientHello'),
         ended: host.ended ?? fail('ended'),
         framed: host.framed ?? fail('framed'),

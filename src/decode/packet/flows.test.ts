@@ -8,6 +8,7 @@ import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 const T0 = Date.UTC(2026, 5, 11, 9, 0, 0);
 const HASH = 'dcfcdccfb9e670ccc3dd40c78c161f2bea243126';
 const PSH = 0x08;
+const UTP_DATA = 0;
 const UTP_STATE = 2;
 const UTP_SYN = 4;
 
@@ -231,6 +232,20 @@ describe('identification in flows', () => {
     t.finish();
     expect(out.find((r) => r.dst === '203.0.113.20')?.app).toEqual({ name: 'bittorrent', via: 'utp' });
     expect(out.find((r) => r.dst === '203.0.113.21')?.app).toBeUndefined();
+  });
+
+  it('uTP: ids one apart with no SYN seen, then a handshake in a DATA packet names the torrent', () => {
+    const { t, out, send } = tracker();
+    // The initiator sends with the responder's id + 1 (BEP 29); both ids span two bytes.
+    send(T0, udp('10.0.0.7', 6881, '203.0.113.22', 40000, utpHeader(UTP_STATE, 0x0103)));
+    send(T0 + 1, udp('203.0.113.22', 40000, '10.0.0.7', 6881, utpHeader(UTP_STATE, 0x0102)));
+    send(T0 + 2, udp('10.0.0.7', 6881, '203.0.113.22', 40000, Buffer.concat([utpHeader(UTP_DATA, 0x0103), handshake(HASH, '-TR4050-abcdefghijkl')])));
+    // uTP on a DNS port is still uTP (its matcher comes first).
+    send(T0 + 3, udp('10.0.0.7', 53, '203.0.113.23', 40000, utpHeader(UTP_SYN, 5)));
+    send(T0 + 4, udp('203.0.113.23', 40000, '10.0.0.7', 53, utpHeader(UTP_STATE, 5)));
+    t.finish();
+    expect(out.find((r) => r.dst === '203.0.113.22')?.app).toEqual({ name: 'bittorrent', via: 'utp', infoHash: HASH, peerId: '-TR4050-abcdefghijkl', client: 'Transmission 4050' });
+    expect(out.find((r) => r.dst === '203.0.113.23')?.app).toEqual({ name: 'bittorrent', via: 'utp' });
   });
 
   it('uTP to a peer an HTTP tracker listed carries the info hash of that torrent (encrypted uTP shows none)', () => {

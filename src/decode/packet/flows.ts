@@ -10,7 +10,10 @@ import { IPv4TextCache } from '../../util/ip.js';
 import {
   clientFromPeerId,
   looksLikeKrpcPrefix,
-  matchHandshake,
+  HANDSHAKE_FULL,
+  HANDSHAKE_WITH_HASH,
+  handshakeLength,
+  hex,
   matchKrpc,
   matchLsd,
   matchUdpTrackerRequest,
@@ -135,6 +138,15 @@ class Flow {
   ) {}
 }
 
+/** One more info hash of a BitTorrent flow (the first is `infoHash`; up to 32 others are kept). */
+function addInfoHash(app: AppEvidence, h: string): void {
+  if (app.infoHash === undefined) app.infoHash = h;
+  else if (app.infoHash !== h && !(app.infoHashes !== undefined && app.infoHashes.includes(h))) {
+    app.infoHashes ??= [];
+    if (app.infoHashes.length < 32) app.infoHashes.push(h);
+  }
+}
+
 function endpointV6(buf: Buffer, off: number, port: number): string {
   return buf.toString('latin1', off, off + 16) + String.fromCharCode(port);
 }
@@ -181,7 +193,8 @@ export class FlowTracker {
         opened: (slot) => this.opened(slot),
         inspect: (slot, outbound, kind) => this.inspectPacket(slot, outbound === 1, kind),
         released: (slot) => this.dropInspection(this.flows[slot]!),
-        handshake: (slot, at, end) => this.onHandshake(this.flows[slot]!, this.core.bytes.subarray(at, end)),
+        handshake: (slot, at, end) => this.markHandshake(this.flows[slot]!, 'handshake', this.core.bytes, at, end),
+        utp: (slot, outbound, type, connectionId, dataAt) => this.onUtpDatagram(this.flows[slot]!, outbound === 1, type, connectionId, dataAt),
         clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? '' : this.core.bytes.toString('latin1', at, at + length).toLowerCase()),
         ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
       },
@@ -333,7 +346,8 @@ export class FlowTracker {
     this.core.setApp(flow.slot, bits);
   }
 
-  private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] = NO_HASHES, peerId?: Buffer): AppEvidence {
+  /** Mark the flow BitTorrent (`via` the first evidence): with info hashes, and the peer id at [peerIdAt, peerIdEnd) of `peerId`. */
+  private markBitTorrent(flow: Flow, via: BitTorrentVia, infoHashes: readonly string[] | string = NO_HASHES, peerId?: Buffer, peerIdAt = 0, peerIdEnd = peerId?.length ?? 0): AppEvidence {
     let app = flow.app;
     let first = false;
     if (app === undefined || app.name !== 'bittorrent') {
@@ -342,15 +356,10 @@ export class FlowTracker {
       first = true;
     }
     const hadHash = app.infoHash !== undefined;
-    for (const h of infoHashes) {
-      if (app.infoHash === undefined) app.infoHash = h;
-      else if (app.infoHash !== h && !(app.infoHashes !== undefined && app.infoHashes.includes(h))) {
-        app.infoHashes ??= [];
-        if (app.infoHashes.length < 32) app.infoHashes.push(h);
-      }
-    }
+    if (typeof infoHashes === 'string') addInfoHash(app, infoHashes);
+    else for (const h of infoHashes) addInfoHash(app, h);
     if (peerId !== undefined && app.peerId === undefined) {
-      const described = this.describePeerId(peerId);
+      const described = this.describePeerId(peerId, peerIdAt, peerIdEnd);
       app.peerId = described.printable;
       if (described.client !== undefined) app.client = described.client;
     }
@@ -364,12 +373,13 @@ export class FlowTracker {
     return app;
   }
 
-  /** A peer id as records carry it: a client reconnecting sends the same id, described once. */
-  private describePeerId(peerId: Buffer): PeerIdText {
-    const key = peerId.toString('latin1');
+  /** The peer id at [at, end) of `buf` as records carry it: a client reconnecting sends the same id, described once. */
+  private describePeerId(buf: Buffer, at: number, end: number): PeerIdText {
+    const key = buf.toString('latin1', at, end);
     let described = this.peerIds.get(key);
     if (described === undefined) {
       if (this.peerIds.size >= PEER_ID_TEXTS) this.peerIds.clear();
+      const peerId = buf.subarray(at, end);
       described = { printable: printablePeerId(peerId), client: clientFromPeerId(peerId) };
       this.peerIds.set(key, described);
     }
@@ -405,14 +415,17 @@ export class FlowTracker {
     }
   }
 
-  /** A handshake the core found (a view of the core's memory, not kept). */
-  private onHandshake(flow: Flow, bytes: Buffer): void {
-    const m = matchHandshake(bytes);
-    if (typeof m === 'object') this.markHandshake(flow, 'handshake', m);
-  }
-
-  private markHandshake(flow: Flow, via: 'handshake' | 'utp', m: { infoHash?: string; peerId?: Buffer }): void {
-    this.markBitTorrent(flow, via, m.infoHash ? [m.infoHash] : NO_HASHES, m.peerId);
+  /**
+   * A handshake at [at, end) of `buf` (the core's memory or a stream head, not kept) marks the
+   * flow, with the info hash and peer id it has. Returns `handshakeLength` of those bytes.
+   */
+  private markHandshake(flow: Flow, via: 'handshake' | 'utp', buf: Buffer, at: number, end: number): number {
+    const length = handshakeLength(buf, at, end);
+    if (length <= 0) return length;
+    const infoHash = length >= HANDSHAKE_WITH_HASH ? hex(buf, at + 28, at + 48) : NO_HASHES;
+    if (length >= HANDSHAKE_FULL) this.markBitTorrent(flow, via, infoHash, buf, at + 48, at + 68);
+    else this.markBitTorrent(flow, via, infoHash);
+    return length;
   }
 
   /** A ClientHello and its server name ('' when it names none). */
@@ -468,16 +481,15 @@ export class FlowTracker {
     const full = head.length >= MAX_HEAD;
     let waiting = false;
 
-    const hs = matchHandshake(head);
-    if (typeof hs === 'object') {
-      this.markHandshake(flow, 'handshake', hs);
-      if (hs.peerId !== undefined) {
+    const hs = this.markHandshake(flow, 'handshake', head, 0, head.length);
+    if (hs > 0) {
+      if (hs >= HANDSHAKE_FULL) {
         this.finishHead(flow, insp, outbound);
         return false;
       }
       return true;
     }
-    if (hs === 'wait') waiting = true;
+    if (hs === 0) waiting = true;
 
     if (outbound) {
       const http = matchHttpRequest(head);
@@ -570,11 +582,7 @@ export class FlowTracker {
     }
     const utp = parseUtp(payload);
     if (utp !== undefined) {
-      this.onUtp(flow, insp, utp.type, utp.connectionId, outbound);
-      if (flow.app?.name === 'bittorrent' && utp.type === 0) {
-        const m = matchHandshake(payload.subarray(utp.dataOffset));
-        if (typeof m === 'object') this.markHandshake(flow, 'utp', m);
-      }
+      this.onUtp(flow, insp, utp.type, utp.connectionId, outbound, payload, utp.dataOffset, payload.length);
       return;
     }
     if (view.srcPort === 53 || view.dstPort === 53 || view.srcPort === 5353 || view.dstPort === 5353 || view.srcPort === 5355 || view.dstPort === 5355) {
@@ -590,7 +598,15 @@ export class FlowTracker {
     }
   }
 
-  private onUtp(flow: Flow, insp: Inspection, type: number, connectionId: number, outbound: boolean): void {
+  /** A uTP datagram whose header the core read (no earlier matcher takes it). */
+  private onUtpDatagram(flow: Flow, outbound: boolean, type: number, connectionId: number, dataAt: number): void {
+    const v = this.core.i32;
+    const end = v[V.payloadOff]! + v[V.payloadLen]!;
+    this.onUtp(flow, (flow.inspection ??= new Inspection()), type, connectionId, outbound, this.core.bytes, dataAt, end);
+  }
+
+  /** A uTP header, the datagram's data after it at [dataAt, end) of `buf`. */
+  private onUtp(flow: Flow, insp: Inspection, type: number, connectionId: number, outbound: boolean, buf: Buffer, dataAt: number, end: number): void {
     // BEP 29: the SYN carries the initiator's receive id; the responder sends with that id and
     // the initiator sends with id + 1. Two ends agreeing on that is the evidence.
     if (outbound) {
@@ -600,6 +616,7 @@ export class FlowTracker {
     const synAnswered = insp.utpSynId >= 0 && insp.utpIdIn === insp.utpSynId;
     const idsAgree = insp.utpIdOut >= 0 && insp.utpIdIn >= 0 && ((insp.utpIdIn + 1) & 0xffff) === insp.utpIdOut;
     if (synAnswered || idsAgree) this.markBitTorrent(flow, 'utp');
+    if (flow.app?.name === 'bittorrent' && type === 0) this.markHandshake(flow, 'utp', buf, dataAt, end);
   }
 
   // ---- ending flows ----

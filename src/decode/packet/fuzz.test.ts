@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../errors.js';
 import { sharedFixture } from '../../../test/support/env.js';
-import { parseBencode } from './bencode.js';
+import { scanKrpc } from './bencode.js';
 import { matchHandshake, matchKrpc, matchLsd, matchUdpTrackerRequest, parseUtp, trackerQuery, trackerResponsePeers, udpTrackerAnnouncePeers } from './bittorrent.js';
 import { CaptureReader } from './capture.js';
 import { clientHello, dnsResponse, ethernetFrame, handshake, ipv4Packet, ipv6Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram } from './craft.js';
@@ -123,7 +123,7 @@ describe('fuzz', () => {
     for (let i = 0; i < 4000; i++) {
       const payload = mutate(Buffer.concat([Buffer.alloc(24), seeds[i % seeds.length]!]), random).subarray(24);
       matchKrpc(payload);
-      parseBencode(payload);
+      scanKrpc(payload);
       parseUtp(payload);
       parseDns(payload);
       matchTlsClientHello(payload);

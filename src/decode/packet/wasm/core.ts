@@ -3,8 +3,8 @@
 // counters, FIN/RST closing, idle and active timeouts, eviction) and the screening of payload
 // packets for identification. Identification and records stay in TypeScript (../flows.ts): the
 // core calls out when a flow opens, when a payload packet may carry evidence (a stream head no
-// first byte rules out, a handshake later in a stream, a datagram some matcher may take), and
-// when a flow's record is due.
+// first byte rules out, a handshake later in a stream, a datagram some matcher may take, a uTP
+// header it read), and when a flow's record is due.
 //
 // Memory (grown by `init` and `growInput` only: the host renews its views after those):
 //   VIEW       the packet being handled, decoded (fields below, read by the host)
@@ -24,6 +24,8 @@ declare function hostInspect(slot: i32, outbound: i32, kind: i32): void;
 declare function hostReleased(slot: i32): void;
 @external("host", "handshake")
 declare function hostHandshake(slot: i32, at: i32, end: i32): void;
+@external("host", "utp")
+declare function hostUtp(slot: i32, outbound: i32, type: i32, connectionId: i32, dataAt: i32): void;
 @external("host", "clientHello")
 declare function hostClientHello(slot: i32, nameAt: i32, nameLength: i32): void;
 @external("host", "ended")
@@ -1023,7 +1025,7 @@ function inspect(slot: i32, p: usize, outbound: bool): void {
     return;
   }
   if (proto == 6) inspectTcp(slot, p, outbound);
-  else if (datagramMayMatch(p, outbound)) hostInspect(slot, outbound ? 1 : 0, INSPECT_DATAGRAM);
+  else inspectDatagram(slot, p, outbound);
 }
 
 function inspectTcp(slot: i32, p: usize, outbound: bool): void {
@@ -1150,10 +1152,29 @@ function handshakeIn(payload: usize, length: i32): i32 {
   return load<u8>(q) == 0x13 && load<u64>(q + 1) == 0x6572726f54746942 && load<u64>(q + 9) == 0x6f746f727020746e && load<u16>(q + 17) == 0x6f63 && load<u8>(q + 19) == 0x6c;
 }
 
-/** A datagram some matcher may take: KRPC, LSD, a UDP tracker exchange, uTP or DNS. */
-function datagramMayMatch(p: usize, outbound: bool): bool {
+/**
+ * A datagram, in the host's order of matchers: one KRPC, LSD or a UDP tracker exchange may take
+ * goes to the host whole; else a uTP header goes as read here; else a DNS message goes whole.
+ */
+function inspectDatagram(slot: i32, p: usize, outbound: bool): void {
   const payload = <usize>load<i32>(VIEW + V_PAYLOAD_OFF);
   const length = load<i32>(VIEW + V_PAYLOAD_LEN);
+  if (trackerOrDhtMayMatch(p, outbound, payload, length)) {
+    hostInspect(slot, outbound ? 1 : 0, INSPECT_DATAGRAM);
+    return;
+  }
+  const dataAt = utpData(payload, length);
+  if (dataAt >= 0) {
+    hostUtp(slot, outbound ? 1 : 0, <i32>(load<u8>(payload) >> 4), <i32>be16(payload + 2), <i32>payload + dataAt);
+    return;
+  }
+  const sp = load<i32>(VIEW + V_SRC_PORT);
+  const dp = load<i32>(VIEW + V_DST_PORT);
+  if (sp == 53 || dp == 53 || sp == 5353 || dp == 5353 || sp == 5355 || dp == 5355) hostInspect(slot, outbound ? 1 : 0, INSPECT_DATAGRAM);
+}
+
+/** A datagram KRPC, LSD or a UDP tracker exchange (the host's first matchers) may take. */
+function trackerOrDhtMayMatch(p: usize, outbound: bool, payload: usize, length: i32): bool {
   const c = <u32>load<u8>(payload);
   // KRPC's bencoded dictionary, LSD's "BT-SEARCH".
   if (c == 0x64 || c == 0x42) return true;
@@ -1164,34 +1185,32 @@ function datagramMayMatch(p: usize, outbound: bool): bool {
       if (action == 1 && length >= 98) return true;
       if (action == 2 && length >= 36 && (length - 16) % 20 == 0) return true;
     }
-  } else if ((load<u8>(p + F_APP) & APP_VIA_UDP_TRACKER) != 0) return true;
-  if (isUtp(payload, length)) return true;
-  const sp = load<i32>(VIEW + V_SRC_PORT);
-  const dp = load<i32>(VIEW + V_DST_PORT);
-  return sp == 53 || dp == 53 || sp == 5353 || dp == 5353 || sp == 5355 || dp == 5355;
+    return false;
+  }
+  return (load<u8>(p + F_APP) & APP_VIA_UDP_TRACKER) != 0;
 }
 
-/** A well-formed uTP (BEP 29) header, as the host's parseUtp takes it. */
-function isUtp(payload: usize, length: i32): bool {
-  if (length < 20) return false;
+/** A well-formed uTP (BEP 29) header, as the host's parseUtp takes it: where its data starts, or -1. */
+function utpData(payload: usize, length: i32): i32 {
+  if (length < 20) return -1;
   const b0 = <u32>load<u8>(payload);
   const type = b0 >> 4;
-  if ((b0 & 15) != 1 || type > 4) return false;
+  if ((b0 & 15) != 1 || type > 4) return -1;
   let ext = <u32>load<u8>(payload + 1);
   let pos: i32 = 20;
   for (let i = 0; ext != 0; i++) {
-    if (ext > 4 || i > 4 || pos + 2 > length) return false;
+    if (ext > 4 || i > 4 || pos + 2 > length) return -1;
     const len = <i32>load<u8>(payload + <usize>pos + 1);
     // Selective ACK bitmasks are a multiple of 4 bytes and at least 4.
-    if (ext == 1 && (len < 4 || len % 4 != 0)) return false;
+    if (ext == 1 && (len < 4 || len % 4 != 0)) return -1;
     ext = <u32>load<u8>(payload + <usize>pos);
     pos += 2 + len;
-    if (pos > length) return false;
+    if (pos > length) return -1;
   }
   const dataLen = length - pos;
   // SYN and STATE never carry data; DATA always does.
-  if ((type == 4 || type == 2) && dataLen != 0) return false;
-  return !(type == 0 && dataLen == 0);
+  if ((type == 4 || type == 2) && dataLen != 0) return -1;
+  return type == 0 && dataLen == 0 ? -1 : pos;
 }
 
 /** Advance packet time without a packet (a quiet live capture). */
