@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ethernetFrame, ipv4Packet, pcapFile, udpDatagram } from '../../../src/decode/packet/craft.js';
 import { writeZeekCorpus } from '../../support/corpus.js';
 import { CLI, REPO_ROOT, freePort, runCli, stopProcess, tempDir, waitFor } from '../../support/env.js';
 
@@ -125,6 +126,21 @@ describe('egressd CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('pipeline.shutdown_grace');
     expect(replayDirs()).toHaveLength(1);
+  });
+
+  it('exits as soon as a replay is done, with its records and every line of its log', () => {
+    // Framing breaks after three packets: a warning in the log.
+    const frames = [0, 1, 2].map((i) => ({ tsMs: Date.UTC(2026, 5, 11, 9) + i, data: ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(40000 + i, 53, Buffer.alloc(40)))) }));
+    const header = Buffer.alloc(16);
+    header.writeUInt32LE(0x7fffffff, 8);
+    const path = join(dir.path, 'broken.pcap');
+    writeFileSync(path, Buffer.concat([pcapFile(1, frames), header, Buffer.alloc(64)]));
+    const r = spawnSync(process.execPath, [CLI, 'replay', '--rules', RULES, '--log-level', 'info', '--emit', 'records', path], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { srcPort: number }).srcPort)).toEqual([40000, 40001, 40002]);
+    expect(r.stderr).toContain('capture framing lost');
+    // The last line, logged just before the exit.
+    expect(r.stderr.trim().split('\n').at(-1)).toContain('egressd stopped');
   });
 
   it('SIGTERM during a large replay flushes and exits 0 with the journal intact', async () => {
