@@ -223,7 +223,7 @@ export class Daemon {
         continue;
       }
       input.worker?.cancel();
-      await replayInput(openInput(input.path), input.format, ctx, {
+      await replayInput(openInput(input.path, input.format), input.format, ctx, {
         registry: this.options.registry,
         pcapWorker: pcapWorkerWanted(),
         ...this.options.replayOptions,

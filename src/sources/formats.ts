@@ -7,7 +7,7 @@ import type { SquidFormatConfig } from '../decode/squid/config.js';
 import { EgressdError } from '../errors.js';
 import { pcapWorkerWanted, type SpawnedPcapWorker } from './pcap/spawn.js';
 import type { PcapWorkerReplay } from './pcap/threaded.js';
-import type { FormatName, ReplayContext } from './types.js';
+import { STANDARD_INPUT, isInputDescriptor, type FormatName, type InputDescriptor, type ReplayContext } from './types.js';
 
 export const FORMAT_NAMES: readonly FormatName[] = ['pcap', 'netflow', 'squid', 'zeek', 'vpc'];
 
@@ -67,23 +67,25 @@ export async function detectFileFormat(path: string): Promise<FormatName> {
   return format;
 }
 
-/** Read one whole input through the decoder of its format, pushing records to `ctx.out`. */
-export async function replayInput(input: Readable, format: FormatName, ctx: ReplayContext, options: ReplayOptions = {}): Promise<void> {
+/** Read one whole input (see `openInput`) through the decoder of its format, pushing records to `ctx.out`. */
+export async function replayInput(opened: Readable | InputDescriptor, format: FormatName, ctx: ReplayContext, options: ReplayOptions = {}): Promise<void> {
+  if (format === 'pcap') {
+    const path = options.pcapWorker && !isInputDescriptor(opened) ? unreadFilePath(opened) : undefined;
+    if (path !== undefined && !isInputDescriptor(opened)) {
+      const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
+      if (pcapWorkerAvailable()) {
+        opened.destroy();
+        return replayInWorker(new PcapWorkerReplay(path, ctx.sourceId), ctx, options);
+      }
+    }
+    const [{ replayPcap }, { pcapSourceSchema }] = await Promise.all([import('./pcap/index.js'), import('./pcap/config.js')]);
+    // A replay has this thread to itself: the file is read synchronously between chunks.
+    return replayPcap(opened, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry, syncFileReads: true });
+  }
+  // The line readers take standard input as a stream.
+  const input = isInputDescriptor(opened) ? process.stdin : opened;
   // Only the decoder of the input's format is loaded.
   switch (format) {
-    case 'pcap': {
-      const path = options.pcapWorker ? unreadFilePath(input) : undefined;
-      if (path !== undefined) {
-        const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
-        if (pcapWorkerAvailable()) {
-          input.destroy();
-          return replayInWorker(new PcapWorkerReplay(path, ctx.sourceId), ctx, options);
-        }
-      }
-      const [{ replayPcap }, { pcapSourceSchema }] = await Promise.all([import('./pcap/index.js'), import('./pcap/config.js')]);
-      // A replay has this thread to itself: the file is read synchronously between chunks.
-      return replayPcap(input, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry, syncFileReads: true });
-    }
     case 'netflow': {
       const [{ replayNetflowPcap }, { netflowSourceSchema }] = await Promise.all([import('./netflow/index.js'), import('./netflow/config.js')]);
       return replayNetflowPcap(input, ctx, netflowSourceSchema.parse({ type: 'netflow' }), options.registry);
@@ -146,6 +148,8 @@ function unreadFilePath(input: Readable): string | undefined {
   return start === undefined || start === 0 ? input.path : undefined;
 }
 
-export function openInput(path: string): Readable {
-  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+/** A replay's input: a file stream, or standard input (for a capture, its descriptor: see `InputDescriptor`). */
+export function openInput(path: string, format: FormatName): Readable | InputDescriptor {
+  if (path !== '-') return createReadStream(path, { highWaterMark: 1 << 20 });
+  return format === 'pcap' ? STANDARD_INPUT : process.stdin;
 }

@@ -15,6 +15,22 @@ export interface SourceDeps extends CommonDeps {
   out: RecordBatchSink;
 }
 
+/**
+ * An input on an open file descriptor, standard input above all (`tcpdump -w - | egressd …`): the
+ * packet source reads a pipe straight into its packet core, with no stream and no Buffer per read.
+ * `process.stdin` must not be created for the same descriptor.
+ */
+export interface InputDescriptor {
+  readonly fd: number;
+}
+
+export const STANDARD_INPUT: InputDescriptor = Object.freeze({ fd: 0 });
+
+/** A descriptor, not a stream (file streams have an `fd` too). */
+export function isInputDescriptor(input: object): input is InputDescriptor {
+  return typeof (input as InputDescriptor).fd === 'number' && typeof (input as { read?: unknown }).read !== 'function';
+}
+
 /** The formats `replay` understands; `--format` names one of them. */
 export type FormatName = 'pcap' | 'netflow' | 'squid' | 'zeek' | 'vpc';
 

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,66 @@ describe('live input', () => {
     expect(records).toHaveLength(1);
     input.end();
     await done;
+    expect(records).toHaveLength(1);
+  });
+});
+
+describe('a capture on a pipe (standard input)', () => {
+  /** A FIFO fed by `sh -c script` (the path is $1), opened for reading. */
+  function pipeFrom(name: string, script: string) {
+    const fifo = join(dir, name);
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', script, 'writer', fifo], { stdio: 'ignore' });
+    // Opening blocks until the writer has opened its end.
+    return { fd: openSync(fifo, 'r'), writer };
+  }
+
+  it('reads a pipe straight into the packet core: the records of the file, in order, while the pipeline lags behind', async () => {
+    const frames = [];
+    for (let i = 0; i < 20_000; i++) {
+      const src = `10.0.${(i >> 8) & 255}.${i & 255}`;
+      frames.push({ tsMs: T0 + i * 100, data: ethernetFrame(ipv4Packet(src, '203.0.113.5', 17, udpDatagram(40000, 53, Buffer.alloc(100, i)))) });
+    }
+    const path = join(dir, 'piped.pcap');
+    writeFileSync(path, pcapFile(1, frames));
+    // Flows end as the capture goes (idle after 1 s of its time): batches are due while it is read.
+    const config = pcapSourceSchema.parse({ type: 'pcap', batchSize: 64, idleTimeout: '1s' });
+    const fromFile: FlowRecord[] = [];
+    await replayCapture({ path }, context(new Registry(), fromFile), config);
+    const { fd, writer } = pipeFrom('capture.fifo', `cat ${JSON.stringify(path)} > "$1"`);
+    const fromPipe: FlowRecord[] = [];
+    let pushes = 0;
+    const slow = {
+      ...context(new Registry(), fromPipe),
+      out: {
+        push: async (batch: FlowRecord[]) => {
+          // Every tenth batch waits: reading stops meanwhile and goes on after.
+          if (++pushes % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+          fromPipe.push(...batch);
+        },
+      },
+    };
+    await replayCapture({ fd }, slow, config);
+    writer.kill();
+    expect(fromFile.length).toBe(20_000);
+    expect(fromPipe).toStrictEqual(fromFile);
+  });
+
+  it('a live pipe that goes quiet: idle flows end by the wall clock, and an abort ends the read', async () => {
+    const now = Date.now();
+    const path = join(dir, 'quiet.pcap');
+    writeFileSync(path, pcapFile(1, [{ tsMs: now, data: ethernetFrame(ipv4Packet('10.0.0.7', '192.0.2.1', 17, udpDatagram(5000, 5001, Buffer.from('A')))) }]));
+    // The writer keeps the pipe open after the capture: no end of input.
+    const { fd, writer } = pipeFrom('quiet.fifo', `cat ${JSON.stringify(path)} > "$1"; exec 3>"$1"; sleep 30`);
+    const records: FlowRecord[] = [];
+    const abort = new AbortController();
+    const done = replayCapture({ fd }, { ...context(new Registry(), records), signal: abort.signal }, pcapSourceSchema.parse({ type: 'pcap', idleTimeout: '500ms' }), { wallClockIdle: true });
+    const deadline = Date.now() + 5000;
+    while (records.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(records).toHaveLength(1);
+    abort.abort();
+    await done;
+    writer.kill();
     expect(records).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { sourceMetrics } from '../../telemetry/metrics.js';
-import type { ReplayContext, Source, SourceDeps } from '../types.js';
+import { STANDARD_INPUT, type InputDescriptor, type ReplayContext, type Source, type SourceDeps } from '../types.js';
 import type { PcapSourceConfig } from './config.js';
 import { pcapMetrics } from './metrics.js';
 import { replayCapture, type CaptureReplayOptions } from './replay.js';
@@ -19,7 +19,7 @@ export interface PcapReplayOptions extends CaptureReplayOptions {
  * Decode a whole pcap/pcapng capture (file or pipe) into flow records pushed to `ctx.out`.
  * Time is packet time; at the end of input every open flow becomes a record.
  */
-export function replayPcap(input: Readable, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
+export function replayPcap(input: Readable | InputDescriptor, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
   const pcap = options.pcapMetrics ?? (options.registry ? pcapMetrics(options.registry) : undefined);
   return replayCapture(input, ctx, config, { pcapMetrics: pcap, wallClockIdle: options.wallClockIdle, syncFileReads: options.syncFileReads });
 }
@@ -45,9 +45,10 @@ export function createPcapSource(config: PcapSourceConfig, deps: SourceDeps): So
     name: `source.pcap:${id}`,
     finished,
     async start() {
-      input = fromStdin ? process.stdin : createReadStream(config.path);
+      // Standard input is read straight into the packet core; the abort stops that read.
+      input = fromStdin ? undefined : createReadStream(config.path);
       const ctx: ReplayContext = { sourceId: id, out: deps.out, metrics: sourceMetrics(deps.registry), logger, signal: abort.signal };
-      running = replayPcap(input, ctx, config, { registry: deps.registry, wallClockIdle: fromStdin }).then(
+      running = replayPcap(input ?? STANDARD_INPUT, ctx, config, { registry: deps.registry, wallClockIdle: fromStdin }).then(
         () => {
           logger.info('capture input ended');
           resolveFinished();

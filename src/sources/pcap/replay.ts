@@ -1,12 +1,14 @@
 // Replay of a capture through the flow tracker. No metrics library here: the worker thread of a
 // file replay loads only this, and the caller hands in the metrics.
-import { ReadStream, close, closeSync, open, openSync, read, readSync } from 'node:fs';
+import { ReadStream, close, closeSync, fstatSync, open, openSync, read, readSync } from 'node:fs';
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import type { Readable } from 'node:stream';
+import { isatty } from 'node:tty';
 import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
 import { EgressdError, isEgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
 import type { SourceMetrics } from '../../telemetry/metrics.js';
-import type { ReplayContext } from '../types.js';
+import { isInputDescriptor, type InputDescriptor, type ReplayContext } from '../types.js';
 import type { PcapSourceConfig } from './config.js';
 import type { PcapMetrics } from './metrics.js';
 
@@ -34,9 +36,11 @@ export interface CaptureFile {
   path: string;
 }
 
-function isCaptureFile(input: Readable | CaptureFile): input is CaptureFile {
-  return typeof (input as Readable).read !== 'function';
+function isCaptureFile(input: CaptureInput): input is CaptureFile {
+  return typeof (input as CaptureFile).path === 'string' && typeof (input as Readable).read !== 'function';
 }
+
+export type CaptureInput = Readable | CaptureFile | InputDescriptor;
 
 export interface CaptureReplayOptions {
   /** Packet-source metrics (packets, skips, flow table); shared counters go to ctx.metrics. */
@@ -54,7 +58,7 @@ export interface CaptureReplayOptions {
  * Decode a whole pcap/pcapng capture (file or pipe) into flow records pushed to `ctx.out`.
  * Time is packet time; at the end of input every open flow becomes a record.
  */
-export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayContext, config: PcapSourceConfig, options: CaptureReplayOptions = {}): Promise<void> {
+export async function replayCapture(input: CaptureInput, ctx: ReplayContext, config: PcapSourceConfig, options: CaptureReplayOptions = {}): Promise<void> {
   const id = ctx.sourceId;
   const out: FlowRecord[] = [];
   const tracker = new FlowTracker(flowOptions(config, id), out);
@@ -62,7 +66,9 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
   const labels = { source: 'pcap', id };
   let newestTs = 0;
 
+  let lastFlushWall = Date.now();
   const flushNow = async (): Promise<void> => {
+    lastFlushWall = Date.now();
     flushStats(tracker.stats, { flows: tracker.trackedFlows, knownPeers: tracker.knownPeerCount, dnsNames: tracker.dnsCacheSize }, ctx.metrics, pcap, id);
     if (out.length === 0) return;
     const batch = out.splice(0, out.length);
@@ -94,7 +100,9 @@ export async function replayCapture(input: Readable | CaptureFile, ctx: ReplayCo
   }
 
   try {
-    for await (const _ of framedChunks(input, tracker, options.syncFileReads === true, ctx.signal)) {
+    // A pipe read as data comes stops for a flush: a batch is due, or a live capture's records and counters.
+    const flushDue = (): boolean => out.length >= config.batchSize || (options.wallClockIdle === true && (out.length > 0 || Date.now() - lastFlushWall >= 1000));
+    for await (const _ of framedChunks(input, tracker, options.syncFileReads === true, ctx.signal, flushDue)) {
       if (ctx.signal?.aborted) break;
       if (tracker.stopped) {
         ctx.logger.warn({ id }, 'capture framing lost: the rest of the input is ignored');
@@ -129,8 +137,14 @@ const FILE_CHUNK = 1024 * 1024;
  * stream not yet read from, is read directly into the tracker's packet core instead: no Buffer
  * per chunk, no copy.
  */
-function framedChunks(input: Readable | CaptureFile, tracker: FlowTracker, syncFileReads: boolean, signal: AbortSignal | undefined): AsyncIterable<void> {
+function framedChunks(input: CaptureInput, tracker: FlowTracker, syncFileReads: boolean, signal: AbortSignal | undefined, flushDue: () => boolean): AsyncIterable<void> {
   if (isCaptureFile(input)) return readFile(input.path, 0, tracker, true, signal);
+  if (isInputDescriptor(input)) {
+    const stat = fstatSync(input.fd);
+    if (stat.isFIFO() || stat.isSocket()) return readPipe(input.fd, tracker, signal, flushDue);
+    if (isatty(input.fd)) throw new EgressdError('USAGE', 'standard input is a terminal, not a capture: pipe one in (tcpdump -w - | egressd …) or name a file');
+    return readDescriptor(input.fd, null, tracker, true, signal);
+  }
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
     const start = (input as ReadStream & { start?: number }).start ?? 0;
@@ -152,7 +166,7 @@ function openForReading(path: string): Promise<number> {
   return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+function readAt(fd: number, buffer: Buffer, length: number, position: number | null): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
 }
 
@@ -164,19 +178,94 @@ function readAt(fd: number, buffer: Buffer, length: number, position: number): P
 async function* readFile(path: string, start: number, tracker: FlowTracker, sync: boolean, signal: AbortSignal | undefined): AsyncGenerator<void> {
   const fd = sync ? openSync(path, 'r') : await openForReading(path);
   try {
-    for (let position = start; !signal?.aborted; ) {
-      const room = tracker.room();
-      const length = Math.min(FILE_CHUNK, room.length);
-      const bytesRead = sync ? readSync(fd, room, 0, length, position) : await readAt(fd, room, length, position);
-      if (bytesRead === 0) return;
-      position += bytesRead;
-      tracker.filled(bytesRead);
-      yield;
-      if (sync) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    yield* readDescriptor(fd, start, tracker, sync, signal);
   } finally {
     if (sync) closeSync(fd);
     else await new Promise<void>((resolve) => close(fd, () => resolve()));
+  }
+}
+
+/** Read `fd` from `position` (null: from its current offset) to its end, as `readFile`; the caller closes it. */
+async function* readDescriptor(fd: number, position: number | null, tracker: FlowTracker, sync: boolean, signal: AbortSignal | undefined): AsyncGenerator<void> {
+  while (!signal?.aborted) {
+    const room = tracker.room();
+    const length = Math.min(FILE_CHUNK, room.length);
+    const bytesRead = sync ? readSync(fd, room, 0, length, position) : await readAt(fd, room, length, position);
+    if (bytesRead === 0) return;
+    if (position !== null) position += bytesRead;
+    tracker.filled(bytesRead);
+    yield;
+    if (sync) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * A pipe (or socket) read as data comes, each read landing straight in the packet core's input
+ * area; it stops while the caller flushes (`flushDue`, checked after each read) and at the end.
+ */
+async function* readPipe(fd: number, tracker: FlowTracker, signal: AbortSignal | undefined, flushDue: () => boolean): AsyncGenerator<void> {
+  let failure: unknown;
+  let ended = false;
+  let paused = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const fail = (err: unknown): void => {
+    failure ??= err;
+    wakeUp();
+  };
+  // Called from the read loop: nothing may throw out of these.
+  let spare: Buffer | undefined;
+  const onread: OnReadOpts = {
+    buffer: () => {
+      try {
+        return tracker.room();
+      } catch (err) {
+        fail(err);
+        return (spare ??= Buffer.alloc(64 * 1024));
+      }
+    },
+    callback: (n) => {
+      if (failure !== undefined) return false;
+      try {
+        tracker.filled(n);
+      } catch (err) {
+        fail(err);
+        return false;
+      }
+      if (!tracker.stopped && !flushDue()) return true;
+      paused = true;
+      wakeUp();
+      return false;
+    },
+  };
+  // Node takes `onread` in the constructor as well (its types declare it for connect only).
+  const socket = new Socket({ fd, readable: true, writable: false, onread } as SocketConstructorOpts);
+  socket.on('end', () => {
+    ended = true;
+    wakeUp();
+  });
+  socket.on('error', fail);
+  const onAbort = (): void => {
+    ended = true;
+    wakeUp();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (!ended && !paused && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
+      if (failure !== undefined) throw failure;
+      yield;
+      if (ended || signal?.aborted) return;
+      paused = false;
+      socket.resume();
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    socket.destroy();
   }
 }
 

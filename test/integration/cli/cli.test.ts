@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ethernetFrame, ipv4Packet, pcapFile, udpDatagram } from '../../../src/decode/packet/craft.js';
@@ -251,6 +251,22 @@ describe('egressd verify', () => {
 });
 
 describe('egressd run --pcap-stdin', () => {
+  it('replays a capture from standard input, piped or redirected from a file, as it replays the file', () => {
+    const capture = join(REPO_ROOT, 'src', 'decode', 'packet', 'testdata', 'swarm-http-tracker.pcap');
+    const records = (stdout: string) => stdout.replaceAll('"id":"stdin"', '"id":"swarm-http-tracker.pcap"');
+    const fromFile = runCli(['replay', '--rules', RULES, '--emit', 'records', capture]);
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stdout.split('\n').length).toBeGreaterThan(5);
+    const piped = runCli(['replay', '--rules', RULES, '--emit', 'records', '--format', 'pcap', '-'], { input: readFileSync(capture) });
+    expect(piped.code).toBe(0);
+    expect(records(piped.stdout)).toBe(fromFile.stdout);
+    const fd = openSync(capture, 'r');
+    const redirected = spawnSync(process.execPath, [CLI, 'replay', '--rules', RULES, '--emit', 'records', '--format', 'pcap', '-'], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    expect(redirected.status).toBe(0);
+    expect(records(redirected.stdout)).toBe(fromFile.stdout);
+  });
+
   it('reads a capture piped on standard input (tcpdump -w - | egressd run --pcap-stdin)', async () => {
     const capture = join(REPO_ROOT, 'src', 'decode', 'packet', 'testdata', 'swarm-http-tracker.pcap');
     const port = await freePort();

@@ -81,7 +81,7 @@ describe('egressd replay of captures on a worker thread', () => {
       const registry = new Registry();
       let records = 0;
       await formats.replayInput(
-        formats.openInput(file),
+        formats.openInput(file, 'pcap'),
         'pcap',
         { sourceId: 'bt', out: { push: async (b) => void (records += b.length) }, metrics: telemetry.sourceMetrics(registry), logger },
         { registry, pcapWorker },
