@@ -3,8 +3,9 @@
 // run, each under /usr/bin/time, five runs each taken in turn: medians (wall, CPU, peak RSS, minor
 // page faults) and the fastest run of each against the other's. Breakdown lines: bare `node -e 0`
 // and CLI start-up (`egressd version`), the cost of a fresh page on this host, the CLI in its
-// other capture mode (worker thread or not, EGRESSD_PCAP_WORKER), the packet source alone in this
-// process, and the capture framing vs the pcap-parser package.
+// other capture mode (worker thread or not, EGRESSD_PCAP_WORKER), both tools reading the capture
+// from a pipe (the live path), the packet source alone in this process, and the capture framing
+// vs the pcap-parser package.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -267,6 +268,26 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   const otherTag = onWorker ? 'one_thread' : 'worker';
   report({ bench: BENCH, metric: `ratio_vs_ndpiReader_${otherTag}`, value: Number((n.wall / other.wall).toFixed(2)), unit: 'x', note: `wall clock, ${modes[1]!.name}` });
   report({ bench: BENCH, metric: `cpu_ratio_vs_ndpiReader_${otherTag}`, value: Number((n.cpu / other.cpu).toFixed(2)), unit: 'x', note: `CPU, ${modes[1]!.name}` });
+  pipedVersusNdpiReader(path, packets, dir, ndpiReader);
+}
+
+/**
+ * The live path: the capture piped into each tool (`cat capture | …`, as `tcpdump -w - | …` feeds
+ * it on a gateway), runs taken in turn; wall and CPU include cat's copying into the pipe.
+ */
+function pipedVersusNdpiReader(path: string, packets: number, dir: string, ndpiReader: string): void {
+  const piped = (command: string) => timed('/bin/sh', ['-c', `cat "$0" | ${command}`, path]);
+  const ours: TimedRun[] = [];
+  const theirs: TimedRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    ours.push(piped(`"${process.execPath}" "${CLI}" replay --format pcap --state-dir "${mkdtempSync(join(dir, 'state-'))}" -`));
+    theirs.push(piped(`"${ndpiReader}" -i - -q`));
+  }
+  const o = medians(ours);
+  const n = medians(theirs);
+  reportRuns('cat capture | egressd replay --format pcap - (standard input, a pipe)', packets, o);
+  reportRuns('cat capture | ndpiReader -i - -q (standard input, a pipe)', packets, n);
+  report({ bench: BENCH, metric: 'ratio_vs_ndpiReader_pipe', value: Number((n.wall / o.wall).toFixed(2)), unit: 'x', note: 'wall clock, both reading the capture from a pipe' });
 }
 
 /** Breakdown: the packet source alone, in this process (no CLI start-up, enrichment or detection). */
