@@ -18,27 +18,28 @@ const INTEGER = 1;
 const LISTED = 2;
 const DICTIONARY = 3;
 
+/** The string fields of a KRPC message `scanKrpc` notes (indexes into `KrpcFields.starts`/`ends`). */
+export const KRPC_Y = 0;
+export const KRPC_T = 1;
+export const KRPC_Q = 2;
+/** `a.id` and `a.info_hash` of a query. */
+export const KRPC_ARG_ID = 3;
+export const KRPC_ARG_INFO_HASH = 4;
+/** `r.id` of a response. */
+export const KRPC_RESPONSE_ID = 5;
+const STRING_FIELDS = 6;
+
 /**
- * Where a KRPC message's fields lie in it: the start and end of a string value, start -1 when the
- * field is absent or not a string. One scan at a time (the object is reused).
+ * Where a KRPC message's fields lie in it: each string field's start and end (start -1 when the
+ * field is absent or not a string). One scan at a time (the object is reused).
  */
 export class KrpcFields {
-  y = -1;
-  yEnd = 0;
-  t = -1;
-  tEnd = 0;
-  q = -1;
-  qEnd = 0;
-  /** `a` is a dictionary; then its `id` and `info_hash`. */
+  readonly starts = new Int32Array(STRING_FIELDS);
+  readonly ends = new Int32Array(STRING_FIELDS);
+  /** `a` is a dictionary. */
   aDict = false;
-  aId = -1;
-  aIdEnd = 0;
-  aInfoHash = -1;
-  aInfoHashEnd = 0;
-  /** `r` is a dictionary; then its `id`. */
+  /** `r` is a dictionary. */
   rDict = false;
-  rId = -1;
-  rIdEnd = 0;
   /** Where the 6- and 18-byte strings of `r.values` (compact peers), when a list, start and end. */
   readonly peers: number[] = [];
   readonly peerEnds: number[] = [];
@@ -54,13 +55,18 @@ export class KrpcFields {
   end = 0;
 
   reset(buf: Buffer): void {
-    this.y = this.t = this.q = this.aId = this.aInfoHash = this.rId = -1;
+    this.starts.fill(-1);
     this.aDict = this.rDict = this.eList = false;
     this.peers.length = 0;
     this.peerEnds.length = 0;
     this.buf = buf;
     this.pos = 0;
     this.items = 0;
+  }
+
+  /** Whether string field `field` is there with `length` bytes. */
+  has(field: number, length?: number): boolean {
+    return this.starts[field]! >= 0 && (length === undefined || this.ends[field]! - this.starts[field]! === length);
   }
 }
 
@@ -74,7 +80,7 @@ export function scanKrpc(buf: Buffer): KrpcFields | undefined {
   const c = scan;
   c.reset(buf);
   if (buf.length === 0 || buf[0] !== DICT) return undefined;
-  return topDict(c) ? c : undefined;
+  return dict(c, 0, messageEntry) ? c : undefined;
 }
 
 /** The checks made before every value: depth, item count, input left. */
@@ -146,114 +152,74 @@ function keyIs(c: KrpcFields, key: string): boolean {
   return true;
 }
 
-/** Skip a value that should be a string: its start (`c.end` its end), -1 when it is another type, or -2 (FAIL). */
-function stringValue(c: KrpcFields, depth: number): number {
+/** The value of string field `field` (a value of another type leaves the field absent). */
+function stringField(c: KrpcFields, depth: number, field: number): boolean {
   const type = skip(c, depth);
-  return type === FAIL ? -2 : type === STRING ? c.start : -1;
+  if (type === FAIL) return false;
+  c.starts[field] = type === STRING ? c.start : -1;
+  c.ends[field] = c.end;
+  return true;
 }
 
-/** The message: a dictionary whose keys y, t, q, a, r and e matter. */
-function topDict(c: KrpcFields): boolean {
-  if (!enter(c, 0)) return false;
+/** Whether the next value is a dictionary or list (`type` its first byte). */
+function next(c: KrpcFields, type: number): boolean {
+  return c.pos < c.buf.length && c.buf[c.pos] === type;
+}
+
+/** A dictionary: `entry` reads the value of each key (the string read last); false when anything in it is malformed. */
+function dict(c: KrpcFields, depth: number, entry: (c: KrpcFields, depth: number) => boolean): boolean {
+  if (!enter(c, depth)) return false;
   const buf = c.buf;
   c.pos++;
   while (c.pos < buf.length && buf[c.pos] !== END) {
-    if (!readString(c)) return false;
-    const one = c.end - c.start === 1 ? buf[c.start]! : 0;
-    let at: number;
-    switch (one) {
-      case 0x79 /* y */:
-        if ((at = stringValue(c, 1)) === -2) return false;
-        c.y = at;
-        c.yEnd = c.end;
-        break;
-      case 0x74 /* t */:
-        if ((at = stringValue(c, 1)) === -2) return false;
-        c.t = at;
-        c.tEnd = c.end;
-        break;
-      case 0x71 /* q */:
-        if ((at = stringValue(c, 1)) === -2) return false;
-        c.q = at;
-        c.qEnd = c.end;
-        break;
-      case 0x61 /* a */:
-        c.aId = c.aInfoHash = -1;
-        if (c.pos < buf.length && buf[c.pos] === DICT) {
-          if (!argumentsDict(c, 1)) return false;
-          c.aDict = true;
-        } else {
-          if (skip(c, 1) === FAIL) return false;
-          c.aDict = false;
-        }
-        break;
-      case 0x72 /* r */:
-        c.rId = -1;
-        c.peers.length = 0;
-        c.peerEnds.length = 0;
-        if (c.pos < buf.length && buf[c.pos] === DICT) {
-          if (!responseDict(c, 1)) return false;
-          c.rDict = true;
-        } else {
-          if (skip(c, 1) === FAIL) return false;
-          c.rDict = false;
-        }
-        break;
-      case 0x65 /* e */: {
-        const type = skip(c, 1);
-        if (type === FAIL) return false;
-        c.eList = type === LISTED;
-        break;
-      }
-      default:
-        if (skip(c, 1) === FAIL) return false;
-    }
+    if (!readString(c) || !entry(c, depth + 1)) return false;
   }
   return closed(c);
+}
+
+/** The message's keys y, t, q, a, r and e matter. */
+function messageEntry(c: KrpcFields, depth: number): boolean {
+  switch (c.end - c.start === 1 ? c.buf[c.start] : 0) {
+    case 0x79 /* y */:
+      return stringField(c, depth, KRPC_Y);
+    case 0x74 /* t */:
+      return stringField(c, depth, KRPC_T);
+    case 0x71 /* q */:
+      return stringField(c, depth, KRPC_Q);
+    case 0x61 /* a */:
+      c.starts[KRPC_ARG_ID] = c.starts[KRPC_ARG_INFO_HASH] = -1;
+      c.aDict = next(c, DICT);
+      return c.aDict ? dict(c, depth, argumentEntry) : skip(c, depth) !== FAIL;
+    case 0x72 /* r */:
+      c.starts[KRPC_RESPONSE_ID] = -1;
+      c.peers.length = 0;
+      c.peerEnds.length = 0;
+      c.rDict = next(c, DICT);
+      return c.rDict ? dict(c, depth, responseEntry) : skip(c, depth) !== FAIL;
+    case 0x65 /* e */: {
+      const type = skip(c, depth);
+      c.eList = type === LISTED;
+      return type !== FAIL;
+    }
+    default:
+      return skip(c, depth) !== FAIL;
+  }
 }
 
 /** A query's arguments (`a`): `id` and `info_hash` matter. */
-function argumentsDict(c: KrpcFields, depth: number): boolean {
-  if (!enter(c, depth)) return false;
-  const buf = c.buf;
-  c.pos++;
-  while (c.pos < buf.length && buf[c.pos] !== END) {
-    if (!readString(c)) return false;
-    let at: number;
-    if (keyIs(c, 'id')) {
-      if ((at = stringValue(c, depth + 1)) === -2) return false;
-      c.aId = at;
-      c.aIdEnd = c.end;
-    } else if (keyIs(c, 'info_hash')) {
-      if ((at = stringValue(c, depth + 1)) === -2) return false;
-      c.aInfoHash = at;
-      c.aInfoHashEnd = c.end;
-    } else if (skip(c, depth + 1) === FAIL) return false;
-  }
-  return closed(c);
+function argumentEntry(c: KrpcFields, depth: number): boolean {
+  if (keyIs(c, 'id')) return stringField(c, depth, KRPC_ARG_ID);
+  if (keyIs(c, 'info_hash')) return stringField(c, depth, KRPC_ARG_INFO_HASH);
+  return skip(c, depth) !== FAIL;
 }
 
 /** A response (`r`): `id` and the compact peers of `values` matter. */
-function responseDict(c: KrpcFields, depth: number): boolean {
-  if (!enter(c, depth)) return false;
-  const buf = c.buf;
-  c.pos++;
-  while (c.pos < buf.length && buf[c.pos] !== END) {
-    if (!readString(c)) return false;
-    let at: number;
-    if (keyIs(c, 'id')) {
-      if ((at = stringValue(c, depth + 1)) === -2) return false;
-      c.rId = at;
-      c.rIdEnd = c.end;
-    } else if (keyIs(c, 'values')) {
-      c.peers.length = 0;
-      c.peerEnds.length = 0;
-      if (c.pos < buf.length && buf[c.pos] === LIST) {
-        if (!peerList(c, depth + 1)) return false;
-      } else if (skip(c, depth + 1) === FAIL) return false;
-    } else if (skip(c, depth + 1) === FAIL) return false;
-  }
-  return closed(c);
+function responseEntry(c: KrpcFields, depth: number): boolean {
+  if (keyIs(c, 'id')) return stringField(c, depth, KRPC_RESPONSE_ID);
+  if (!keyIs(c, 'values')) return skip(c, depth) !== FAIL;
+  c.peers.length = 0;
+  c.peerEnds.length = 0;
+  return next(c, LIST) ? peerList(c, depth) : skip(c, depth) !== FAIL;
 }
 
 /** `values`: the 6- and 18-byte strings (compact IPv4 and IPv6 peers) among its items. */

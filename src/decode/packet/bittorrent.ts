@@ -2,7 +2,7 @@
 // discovery (BEP 14), HTTP tracker announces (BEP 3) and the UDP tracker protocol (BEP 15).
 // Each detector states what it saw; port numbers play no part.
 
-import { scanKrpc } from './bencode.js';
+import { KRPC_ARG_ID, KRPC_ARG_INFO_HASH, KRPC_Q, KRPC_RESPONSE_ID, KRPC_T, KRPC_Y, scanKrpc } from './bencode.js';
 
 export const HANDSHAKE_PREFIX = Buffer.from('\x13BitTorrent protocol', 'latin1');
 /** pstrlen + pstr + reserved + info_hash. */
@@ -110,17 +110,17 @@ export interface KrpcFacts {
 export function matchKrpc(payload: Buffer): KrpcFacts | undefined {
   if (payload.length < 12 || payload[0] !== 0x64) return undefined;
   const m = scanKrpc(payload);
-  if (m === undefined || m.y < 0 || m.yEnd - m.y !== 1 || m.t < 0) return undefined;
-  const kind = String.fromCharCode(payload[m.y]!);
+  if (m === undefined || !m.has(KRPC_Y, 1) || !m.has(KRPC_T)) return undefined;
+  const kind = String.fromCharCode(payload[m.starts[KRPC_Y]!]!);
   if (kind !== 'q' && kind !== 'r' && kind !== 'e') return undefined;
   const facts: KrpcFacts = { kind, infoHashes: [], peers: [] };
   if (kind === 'q') {
-    if (m.q < 0 || !m.aDict) return undefined;
-    facts.query = payload.toString('latin1', m.q, m.qEnd);
-    if (m.aId < 0 || m.aIdEnd - m.aId !== 20) return undefined;
-    if (m.aInfoHash >= 0 && m.aInfoHashEnd - m.aInfoHash === 20) facts.infoHashes.push(hex(payload, m.aInfoHash, m.aInfoHashEnd));
+    if (!m.has(KRPC_Q) || !m.aDict) return undefined;
+    facts.query = payload.toString('latin1', m.starts[KRPC_Q], m.ends[KRPC_Q]);
+    if (!m.has(KRPC_ARG_ID, 20)) return undefined;
+    if (m.has(KRPC_ARG_INFO_HASH, 20)) facts.infoHashes.push(hex(payload, m.starts[KRPC_ARG_INFO_HASH], m.ends[KRPC_ARG_INFO_HASH]));
   } else if (kind === 'r') {
-    if (!m.rDict || m.rId < 0 || m.rIdEnd - m.rId !== 20) return undefined;
+    if (!m.rDict || !m.has(KRPC_RESPONSE_ID, 20)) return undefined;
     for (let i = 0; i < m.peers.length; i++) facts.peers.push(payload.subarray(m.peers[i], m.peerEnds[i]));
   } else if (!m.eList) return undefined;
   return facts;
