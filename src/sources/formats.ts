@@ -71,10 +71,10 @@ export async function detectFileFormat(path: string): Promise<FormatName> {
 export async function replayInput(opened: Readable | InputDescriptor, format: FormatName, ctx: ReplayContext, options: ReplayOptions = {}): Promise<void> {
   if (format === 'pcap') {
     const path = options.pcapWorker && !isInputDescriptor(opened) ? unreadFilePath(opened) : undefined;
-    if (path !== undefined && !isInputDescriptor(opened)) {
+    if (path !== undefined) {
       const { pcapWorkerAvailable, PcapWorkerReplay } = await import('./pcap/threaded.js');
       if (pcapWorkerAvailable()) {
-        opened.destroy();
+        (opened as Readable).destroy();
         return replayInWorker(new PcapWorkerReplay(path, ctx.sourceId), ctx, options);
       }
     }
