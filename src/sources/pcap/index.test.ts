@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,6 +217,33 @@ describe('a capture on a pipe (standard input)', () => {
     await done;
     writer.kill();
     expect(records).toHaveLength(1);
+  });
+
+  it('reads a file on a descriptor (standard input redirected from a file) like the file, synchronously or not', async () => {
+    const path = join(dir, 'on-descriptor.pcap');
+    writeFileSync(path, capture());
+    const config = pcapSourceSchema.parse({ type: 'pcap' });
+    const fromPath: FlowRecord[] = [];
+    await replayCapture({ path }, context(new Registry(), fromPath), config);
+    for (const syncFileReads of [false, true]) {
+      const fd = openSync(path, 'r');
+      const fromFd: FlowRecord[] = [];
+      await replayCapture({ fd }, context(new Registry(), fromFd), config, { syncFileReads });
+      closeSync(fd);
+      expect(fromFd).toStrictEqual(fromPath);
+    }
+    expect(fromPath.map((r) => r.app?.infoHash)).toEqual([HASH]);
+  });
+
+  it('regression: a pipe handed over with its abort already signalled is not read, nor waited on', async () => {
+    // The writer sends nothing and keeps the pipe open: a read would wait for ever.
+    const { fd, writer } = pipeFrom('silent.fifo', 'exec 3>"$1"; sleep 30');
+    const abort = new AbortController();
+    abort.abort();
+    const records: FlowRecord[] = [];
+    await replayCapture({ fd }, { ...context(new Registry(), records), signal: abort.signal }, pcapSourceSchema.parse({ type: 'pcap' }), { wallClockIdle: true });
+    writer.kill();
+    expect(records).toEqual([]);
   });
 });
 

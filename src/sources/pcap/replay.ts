@@ -48,8 +48,9 @@ export interface CaptureReplayOptions {
   /** Live input: advance flow time by the wall clock while no packet arrives (daemon only). */
   wallClockIdle?: boolean;
   /**
-   * A file stream is read synchronously, the event loop let in between chunks: for replays, where
-   * nothing else on this thread waits for it (some 5 % faster). Not for the daemon's sources.
+   * A file stream (or a file on standard input) is read synchronously, the event loop let in
+   * between chunks: for replays, where nothing else on this thread waits for it (some 5 % faster).
+   * Not for the daemon's sources.
    */
   syncFileReads?: boolean;
 }
@@ -133,9 +134,9 @@ export async function replayCapture(input: CaptureInput, ctx: ReplayContext, con
 const FILE_CHUNK = 1024 * 1024;
 
 /**
- * Feed the input to the tracker a chunk at a time (one step per chunk framed). A file, or a file
- * stream not yet read from, is read directly into the tracker's packet core instead: no Buffer
- * per chunk, no copy.
+ * Feed the input to the tracker a chunk at a time (one step per chunk framed). A file, a file
+ * stream not yet read from, or a descriptor (a pipe: one step per flush due) is read directly into
+ * the tracker's packet core instead: no Buffer per chunk, no copy.
  */
 function framedChunks(input: CaptureInput, tracker: FlowTracker, syncFileReads: boolean, signal: AbortSignal | undefined, flushDue: () => boolean): AsyncIterable<void> {
   if (isCaptureFile(input)) return readFile(input.path, 0, tracker, true, signal);
@@ -143,7 +144,7 @@ function framedChunks(input: CaptureInput, tracker: FlowTracker, syncFileReads: 
     const stat = fstatSync(input.fd);
     if (stat.isFIFO() || stat.isSocket()) return readPipe(input.fd, tracker, signal, flushDue);
     if (isatty(input.fd)) throw new EgressdError('USAGE', 'standard input is a terminal, not a capture: pipe one in (tcpdump -w - | egressd …) or name a file');
-    return readDescriptor(input.fd, null, tracker, true, signal);
+    return readDescriptor(input.fd, null, tracker, syncFileReads, signal);
   }
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
@@ -254,12 +255,13 @@ async function* readPipe(fd: number, tracker: FlowTracker, signal: AbortSignal |
     wakeUp();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   try {
     for (;;) {
       if (!ended && !paused && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
       if (failure !== undefined) throw failure;
       yield;
-      if (ended || signal?.aborted) return;
+      if (ended) return;
       paused = false;
       socket.resume();
     }
