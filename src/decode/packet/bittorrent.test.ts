@@ -5,7 +5,8 @@ import {
   isBitTorrentServiceName,
   looksLikeKrpcPrefix,
   HANDSHAKE_PREFIX,
-  matchHandshake,
+  HANDSHAKE_FULL,
+  handshakeLength,
   matchKrpc,
   matchLsd,
   matchUdpTrackerRequest,
@@ -22,14 +23,21 @@ const HASH = 'dcfcdccfb9e670ccc3dd40c78c161f2bea243126';
 const PEER = '-TR3000-abcdefghijkl';
 
 describe('peer-wire handshake', () => {
-  it('extracts info hash and peer id, and waits on a handshake split across segments', () => {
+  it('tells a handshake from a prefix of one and from anything else, at any offset', () => {
     const hs = handshake(HASH, PEER);
-    expect(matchHandshake(hs)).toEqual({ infoHash: HASH, peerId: hs.subarray(48, 68) });
-    expect(matchHandshake(hs.subarray(0, 10))).toBe('wait');
-    expect(matchHandshake(hs.subarray(0, 30))).toEqual({});
-    expect(matchHandshake(hs.subarray(0, 50))).toEqual({ infoHash: HASH });
-    expect(matchHandshake(Buffer.from('\x13BitTorrent protocoX'))).toBe('no');
-    expect(matchHandshake(Buffer.from('GET / HTTP/1.1'))).toBe('no');
+    expect(handshakeLength(hs, 0, hs.length)).toBe(HANDSHAKE_FULL);
+    expect(handshakeLength(hs, 0, 10)).toBe(0);
+    expect(handshakeLength(hs, 0, 30)).toBe(30);
+    expect(handshakeLength(hs, 0, 50)).toBe(50);
+    expect(hs.toString('hex', 28, 48)).toBe(HASH);
+    expect(hs.toString('latin1', 48, 68)).toBe(PEER);
+    const later = Buffer.concat([Buffer.from('xyz'), hs]);
+    expect(handshakeLength(later, 3, later.length)).toBe(HANDSHAKE_FULL);
+    expect(handshakeLength(later, 2, later.length)).toBe(-1);
+    const bad = Buffer.from('\x13BitTorrent protocoX');
+    expect(handshakeLength(bad, 0, bad.length)).toBe(-1);
+    const http = Buffer.from('GET / HTTP/1.1');
+    expect(handshakeLength(http, 0, http.length)).toBe(-1);
   });
 
   it('names clients from peer ids', () => {
@@ -178,15 +186,15 @@ describe('printablePeerId over every byte value', () => {
   });
 });
 
-describe('matchHandshake on prefixes', () => {
+describe('handshakeLength on prefixes', () => {
   it('waits on every proper prefix of the protocol string and refuses any changed byte', () => {
     for (let n = 1; n < HANDSHAKE_PREFIX.length; n++) {
-      expect(matchHandshake(HANDSHAKE_PREFIX.subarray(0, n))).toBe('wait');
+      expect(handshakeLength(HANDSHAKE_PREFIX, 0, n)).toBe(0);
       const changed = Buffer.from(HANDSHAKE_PREFIX.subarray(0, n));
       changed[n - 1] = changed[n - 1]! ^ 0x01;
-      expect(matchHandshake(changed)).toBe('no');
+      expect(handshakeLength(changed, 0, n)).toBe(-1);
     }
-    expect(matchHandshake(Buffer.alloc(0))).toBe('wait');
-    expect(typeof matchHandshake(HANDSHAKE_PREFIX)).toBe('object');
+    expect(handshakeLength(Buffer.alloc(0), 0, 0)).toBe(0);
+    expect(handshakeLength(HANDSHAKE_PREFIX, 0, HANDSHAKE_PREFIX.length)).toBe(HANDSHAKE_PREFIX.length);
   });
 });

@@ -73,22 +73,10 @@ export interface BitTorrentFacts {
 }
 
 /**
- * Peer-wire handshake at the start of `head` (the first bytes of one direction of a TCP or uTP
- * stream). 'wait' when `head` is a proper prefix of a handshake and more bytes may complete it.
- */
-export function matchHandshake(head: Buffer): 'no' | 'wait' | { infoHash?: string; peerId?: Buffer } {
-  const n = handshakeLength(head, 0, head.length);
-  if (n < 0) return 'no';
-  if (n === 0) return 'wait';
-  const out: { infoHash?: string; peerId?: Buffer } = {};
-  if (head.length >= HANDSHAKE_WITH_HASH) out.infoHash = hex(head, 28, 48);
-  if (head.length >= HANDSHAKE_FULL) out.peerId = head.subarray(48, 68);
-  return out;
-}
-
-/**
- * How [at, end) of `buf` starts: -1 not with a handshake, 0 with a proper prefix of its protocol
- * string (more bytes may complete it), else the bytes of the handshake there (20 or more).
+ * How [at, end) of `buf` (the first bytes of one direction of a TCP or uTP stream) starts: -1 not
+ * with a peer-wire handshake, 0 with a proper prefix of its protocol string (more bytes may
+ * complete it), else the bytes of the handshake there (20 or more; its info hash at 28–48 from
+ * HANDSHAKE_WITH_HASH on, its peer id at 48–68 from HANDSHAKE_FULL on).
  */
 export function handshakeLength(buf: Buffer, at: number, end: number): number {
   const n = Math.min(end - at, HANDSHAKE_PREFIX.length);

@@ -199,6 +199,19 @@ describe('identification in flows', () => {
     expect(out[0]!.app).toEqual({ name: 'bittorrent', via: 'handshake', infoHash: HASH, peerId: '-qB4650-abcdefghijkl', client: 'qBittorrent 4650' });
   });
 
+  it('a stream that ends inside a handshake carries what it had of it: the info hash from 48 bytes on, nothing before', () => {
+    const { t, out, send } = tracker();
+    const hs = handshake(HASH, '-qB4650-abcdefghijkl');
+    for (const [port, bytes] of [[40020, 30], [40021, 50]] as const) {
+      send(T0, tcp('10.0.0.7', port, '203.0.113.5', 51413, TCP_SYN, 1));
+      send(T0 + 1, tcp('10.0.0.7', port, '203.0.113.5', 51413, TCP_ACK | PSH, 2, hs.subarray(0, bytes)));
+    }
+    t.finish();
+    const app = (port: number) => out.find((r) => r.srcPort === port)?.app;
+    expect(app(40020)).toEqual({ name: 'bittorrent', via: 'handshake' });
+    expect(app(40021)).toEqual({ name: 'bittorrent', via: 'handshake', infoHash: HASH });
+  });
+
   it('peers announced by a UDP tracker make later encrypted connections to them BitTorrent', () => {
     const { t, out, send } = tracker();
     const connect = Buffer.alloc(16);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../errors.js';
 import { sharedFixture } from '../../../test/support/env.js';
 import { scanKrpc } from './bencode.js';
-import { matchHandshake, matchKrpc, matchLsd, matchUdpTrackerRequest, parseUtp, trackerQuery, trackerResponsePeers, udpTrackerAnnouncePeers } from './bittorrent.js';
+import { handshakeLength, matchKrpc, matchLsd, matchUdpTrackerRequest, parseUtp, trackerQuery, trackerResponsePeers, udpTrackerAnnouncePeers } from './bittorrent.js';
 import { CaptureReader } from './capture.js';
 import { clientHello, dnsResponse, ethernetFrame, handshake, ipv4Packet, ipv6Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram } from './craft.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTracker } from './flows.js';
@@ -128,7 +128,7 @@ describe('fuzz', () => {
       parseDns(payload);
       matchTlsClientHello(payload);
       matchHttpRequest(payload);
-      matchHandshake(payload);
+      handshakeLength(payload, 0, payload.length);
       matchLsd(payload);
       matchUdpTrackerRequest(payload, true);
       udpTrackerAnnouncePeers(payload, i % 2 === 0);
