@@ -182,6 +182,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** `egressd replay` of the capture under /usr/bin/time, with a state directory of its own. */
+function timedReplay(path: string, dir: string, env: NodeJS.ProcessEnv = {}): TimedRun {
+  return timed(process.execPath, [CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path], env);
+}
+
 /** Run a command under /usr/bin/time (stdout discarded): wall, user+sys CPU seconds, peak RSS, minor faults. */
 function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): TimedRun {
   const run = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M %R', command, ...args], {
@@ -229,7 +234,6 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
       ? { name: 'egressd replay with EGRESSD_PCAP_WORKER=0 (one thread)', env: { EGRESSD_PCAP_WORKER: '0' } }
       : { name: 'egressd replay with EGRESSD_PCAP_WORKER=1 (capture on a worker thread)', env: { EGRESSD_PCAP_WORKER: '1' } },
   ];
-  const replay = (env: NodeJS.ProcessEnv) => timed(process.execPath, [CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path], env);
   const runs: TimedRun[][] = modes.map(() => []);
   const theirs: TimedRun[] = [];
   const startUp: TimedRun[] = [];
@@ -237,9 +241,9 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   for (let i = 0; i < RUNS; i++) {
     startUp.push(timed(process.execPath, [CLI, 'version']));
     bareNode.push(timed(process.execPath, ['-e', '0']));
-    runs[0]!.push(replay(modes[0]!.env));
+    runs[0]!.push(timedReplay(path, dir, modes[0]!.env));
     if (ndpiReader) theirs.push(timed(ndpiReader, ['-i', path, '-q']));
-    runs[1]!.push(replay(modes[1]!.env));
+    runs[1]!.push(timedReplay(path, dir, modes[1]!.env));
   }
   const [load1] = loadavg();
   report({ bench: BENCH, metric: 'load_average_1m', value: Number((load1 ?? 0).toFixed(2)), note: `host load after the runs (${availableParallelism()} CPUs, shared)` });
@@ -282,15 +286,14 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
 function withoutExtraCaCerts(path: string, packets: number, dir: string, ndpiReader: string): void {
   if (process.env.NODE_EXTRA_CA_CERTS === undefined) return;
   const unset = { NODE_EXTRA_CA_CERTS: undefined };
-  const replay = (env: NodeJS.ProcessEnv) => timed(process.execPath, [CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path], env);
   const withIt: TimedRun[] = [];
   const without: TimedRun[] = [];
   const theirs: TimedRun[] = [];
   const bareNode: TimedRun[] = [];
   for (let i = 0; i < RUNS; i++) {
     bareNode.push(timed(process.execPath, ['-e', '0'], unset));
-    withIt.push(replay({}));
-    without.push(replay(unset));
+    withIt.push(timedReplay(path, dir));
+    without.push(timedReplay(path, dir, unset));
     theirs.push(timed(ndpiReader, ['-i', path, '-q']));
   }
   const n = medians(theirs);
