@@ -5,8 +5,9 @@
 // and CLI start-up (`egressd version`), the cost of a fresh page on this host, the CLI in its
 // other capture mode (worker thread or not, EGRESSD_PCAP_WORKER), both tools reading the capture
 // from a pipe (the live path), both again without NODE_EXTRA_CA_CERTS when the host sets it (Node
-// then reads a CA file at every start), the packet source alone in this process, and the capture
-// framing vs the pcap-parser package.
+// then reads a CA file at every start), both held to one CPU (what V8's background compiling takes
+// from the second core), the packet source alone in this process, and the capture framing vs the
+// pcap-parser package.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -275,6 +276,31 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   report({ bench: BENCH, metric: `cpu_ratio_vs_ndpiReader_${otherTag}`, value: Number((n.cpu / other.cpu).toFixed(2)), unit: 'x', note: `CPU, ${modes[1]!.name}` });
   pipedVersusNdpiReader(path, packets, dir, ndpiReader);
   withoutExtraCaCerts(path, packets, dir, ndpiReader);
+  onOneCpu(path, packets, dir, ndpiReader);
+}
+
+/**
+ * Both tools held to one CPU (`taskset -c 0`), runs taken in turn. ndpiReader runs on one thread
+ * either way; egressd's JavaScript is compiled by V8 on background threads while it runs, so this
+ * shows what the second core is worth to it (and what any work moved to a second thread takes away).
+ */
+function onOneCpu(path: string, packets: number, dir: string, ndpiReader: string): void {
+  const taskset = which('taskset');
+  if (!taskset || availableParallelism() < 2) {
+    report({ bench: BENCH, metric: 'ratio_vs_ndpiReader_one_cpu', value: 0, note: taskset ? 'one CPU only on this host: no comparison' : 'taskset not installed: no comparison' });
+    return;
+  }
+  const ours: TimedRun[] = [];
+  const theirs: TimedRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    ours.push(timed(taskset, ['-c', '0', process.execPath, CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path]));
+    theirs.push(timed(taskset, ['-c', '0', ndpiReader, '-i', path, '-q']));
+  }
+  const o = medians(ours);
+  const n = medians(theirs);
+  reportRuns('egressd replay on one CPU (taskset -c 0)', packets, o);
+  reportRuns('ndpiReader -i -q on one CPU (taskset -c 0)', packets, n);
+  report({ bench: BENCH, metric: 'ratio_vs_ndpiReader_one_cpu', value: Number((n.wall / o.wall).toFixed(2)), unit: 'x', note: 'wall clock, both held to one CPU' });
 }
 
 /**
