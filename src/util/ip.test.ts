@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CidrSet, formatIPv4, formatIPv6, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
+import { seededRandom } from '../../test/support/random.js';
+import { CidrSet, formatIPv4, formatIPv6, formatIPv6At, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
 
 describe('ip', () => {
   it('parses and formats IPv4', () => {
@@ -11,9 +12,36 @@ describe('ip', () => {
   it('parses IPv6 forms and formats canonically', () => {
     expect(formatIPv6(parseIPv6('2001:0db8:0000:0000:0000:0000:0000:0001')!)).toBe('2001:db8::1');
     expect(formatIPv6(parseIPv6('::')!)).toBe('::');
-    expect(formatIPv6(parseIPv6('::ffff:192.0.2.1')!)).toBe('::ffff:c000:201');
+    expect(formatIPv6(parseIPv6('::ffff:192.0.2.1')!)).toBe('::ffff:192.0.2.1');
+    expect(formatIPv6(parseIPv6('::ffff:c000:201')!)).toBe('::ffff:192.0.2.1');
     expect(parseIPv6('fe80::1%eth0')).toBe(parseIPv6('fe80::1'));
     for (const bad of ['1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', ':']) expect(parseIPv6(bad), bad).toBeUndefined();
+  });
+
+  it('writes address bytes as RFC 5952 text: the URL serializer\'s, IPv4-mapped in mixed notation', () => {
+    const bytesOf = (value: bigint): Uint8Array => {
+      const b = new Uint8Array(16);
+      for (let i = 15; i >= 0; i--, value >>= 8n) b[i] = Number(value & 0xffn);
+      return b;
+    };
+    const cases = ['::', '::1', '1::', '2001:db8::1', '2001:db8:0:1:1:1:1:1', '2001:0:0:1:0:0:0:1', '1:0:0:2:0:0:3:4', 'fe80::1:0:0:0', '::ffff:0:c000:201', 'ff02::fb', '::c000:201', '0:0:0:0:1:ffff:a00:1'];
+    const addresses = cases.map((text) => bytesOf(parseIPv6(text)!));
+    const random = seededRandom(0x1f6);
+    for (let n = 0; n < 2000; n++) {
+      const b = new Uint8Array(16);
+      // Groups are zero half the time, so runs of every length and position occur.
+      for (let g = 0; g < 8; g++) if (random() < 0.5) b.set([Math.floor(random() * 256), Math.floor(random() * 256)], g * 2);
+      addresses.push(b);
+    }
+    for (const b of addresses) {
+      const text = formatIPv6At(b, 0);
+      const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+      expect(text).toBe(mapped ? `::ffff:${b.slice(12).join('.')}` : new URL(`http://[${text}]/`).hostname.slice(1, -1));
+      expect(parseIPv6(text)).toBe(parseIPv6(formatIPv6(parseIPv6(text)!)));
+    }
+    const padded = new Uint8Array([9, 9, 9, ...bytesOf(parseIPv6('2001:db8::1')!)]);
+    expect(formatIPv6At(padded, 3)).toBe('2001:db8::1');
+    expect(formatIPv6At(bytesOf(parseIPv6('::ffff:10.0.0.1')!), 0)).toBe('::ffff:10.0.0.1');
   });
 
   it('finds the most specific CIDR for v4, v6 and v4-mapped v6', () => {

@@ -89,35 +89,49 @@ export function parseIPv6(text: string): bigint | undefined {
   return value;
 }
 
-/** Canonical (RFC 5952) text for a 128-bit IPv6 value. */
-export function formatIPv6(value: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+/**
+ * Canonical (RFC 5952) text of the 16-byte IPv6 address at `bytes[o]`: lowercase, the longest run
+ * of two or more zero groups (the first of equals) as `::`, and an IPv4-mapped address
+ * (::ffff:0:0/96) in mixed notation, `::ffff:192.0.2.1` (section 5). Every source that reads
+ * addresses as bytes (packets, NetFlow v9, IPFIX) writes them with this.
+ */
+export function formatIPv6At(bytes: Uint8Array, o: number): string {
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if ((bytes[o + 2 * i]! | bytes[o + 2 * i + 1]!) === 0) {
+      if (runStart < 0) runStart = i;
+      if (i - runStart + 1 > bestLen) {
+        bestStart = runStart;
+        bestLen = i - runStart + 1;
+      }
+    } else runStart = -1;
+  }
+  if (bestStart === 0 && bestLen === 5 && bytes[o + 10] === 0xff && bytes[o + 11] === 0xff) {
+    return `::ffff:${bytes[o + 12]}.${bytes[o + 13]}.${bytes[o + 14]}.${bytes[o + 15]}`;
+  }
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLen - 1;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
+    if (text.length > 0 && text.charCodeAt(text.length - 1) !== 0x3a) text += ':';
+    text += ((bytes[o + 2 * i]! << 8) | bytes[o + 2 * i + 1]!).toString(16);
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return text;
 }
 
-/** Canonical text of an IPv6 address given as 16 bytes. */
-export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
-  let value = 0n;
-  for (let i = 0; i < 16; i++) value = (value << 8n) | BigInt(bytes[offset + i]!);
-  return formatIPv6(value);
+/** Canonical text (as formatIPv6At) for a 128-bit IPv6 value. */
+export function formatIPv6(value: bigint): string {
+  const bytes = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    bytes[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return formatIPv6At(bytes, 0);
 }
 
 export function isIP(text: string): boolean {

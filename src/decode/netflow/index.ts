@@ -1,7 +1,8 @@
 import type { DatagramDecoder } from '../types.js';
 import type { FlowRecord, SourceRef } from '../../record.js';
 import { ROLE_COUNT, Role } from './fields.js';
-import { ipv4Text, ipv6Text } from './ip-text.js';
+import { formatIPv6At } from '../../util/ip.js';
+import { ipv4Text } from './ip-text.js';
 import { TimeKind, planFor, type RecordPlan } from './plan.js';
 import { TemplateCache, VARIABLE_LENGTH, compileTemplate, type FieldSpec, type FlowTemplate } from './templates.js';
 
@@ -577,9 +578,9 @@ export class NetflowDecoder implements DatagramDecoder {
       o = offsets[Role.Dst4]!;
       dst = o >= 0 ? ipv4Text(data, base + o) : '0.0.0.0';
     } else if ((o = offsets[Role.Src6]!) >= 0) {
-      src = ipv6Text(data, base + o);
+      src = formatIPv6At(data, base + o);
       o = offsets[Role.Dst6]!;
-      dst = o >= 0 ? ipv6Text(data, base + o) : '::';
+      dst = o >= 0 ? formatIPv6At(data, base + o) : '::';
     } else if ((o = offsets[Role.Dst4]!) >= 0) {
       src = '0.0.0.0';
       dst = ipv4Text(data, base + o);
@@ -641,8 +642,8 @@ export class NetflowDecoder implements DatagramDecoder {
       src = ipv4Text(data, p + plan.src);
       dst = plan.dst >= 0 ? ipv4Text(data, p + plan.dst) : '0.0.0.0';
     } else if (plan.family === 6) {
-      src = ipv6Text(data, p + plan.src);
-      dst = plan.dst >= 0 ? ipv6Text(data, p + plan.dst) : '::';
+      src = formatIPv6At(data, p + plan.src);
+      dst = plan.dst >= 0 ? formatIPv6At(data, p + plan.dst) : '::';
     } else {
       src = '0.0.0.0';
       dst = ipv4Text(data, p + plan.dst);

@@ -4,7 +4,7 @@ import type { FlowRecord } from '../../record.js';
 import { udpDatagrams } from '../../sources/netflow/pcap-frames.js';
 import { sharedFixture } from '../../../test/support/env.js';
 import { NetflowDecoder } from './index.js';
-import { ipv6Text } from './ip-text.js';
+import { formatIPv6At } from '../../util/ip.js';
 import {
   ByteWriter,
   IE,
@@ -508,8 +508,8 @@ describe('NetFlow v5', () => {
   });
 });
 
-describe('ipv6Text', () => {
-  const text = (groups: number[]) => ipv6Text(new ByteWriter().ipv6(groups).done(), 0);
+describe('IPv6 address text', () => {
+  const text = (groups: number[]) => formatIPv6At(new ByteWriter().ipv6(groups).done(), 0);
   it('writes RFC 5952 text', () => {
     expect(text([0, 0, 0, 0, 0, 0, 0, 0])).toBe('::');
     expect(text([0, 0, 0, 0, 0, 0, 0, 1])).toBe('::1');

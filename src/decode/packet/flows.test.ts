@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../record.js';
 import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram, utpHeader } from './craft.js';
-import { IPv4TextCache, formatIPv4 } from '../../util/ip.js';
+import { IPv4TextCache, formatIPv4, parseIPv6 } from '../../util/ip.js';
+import { NetflowDecoder } from '../netflow/index.js';
+import { ByteWriter, IE, ipfixMessage, set, templateRecord, type Field } from '../netflow/testdata/datagrams.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTracker, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
@@ -182,6 +184,30 @@ describe('flow assembly', () => {
     expect(out.map((r) => [r.src, r.dst, r.packetsOut, r.packetsIn])).toEqual([['2001:db8::7', '2001:db8::1', 1, 1]]);
     expect(t.stats.fragments).toBe(1);
     expect(t.stats.skipped.get('ip_fragment')).toBe(1);
+  });
+});
+
+describe('address text', () => {
+  it('an IPv4-mapped IPv6 address is spelled as by the NetFlow/IPFIX decoder: ::ffff:a.b.c.d', () => {
+    const { t, out, send } = tracker();
+    send(T0, ipv6Packet('::ffff:10.0.0.7', '::ffff:198.51.100.1', 17, udpDatagram(7000, 53, Buffer.from('x'))));
+    t.finish();
+    const groups = (text: string) => {
+      const v = parseIPv6(text)!;
+      return Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(16 * (7 - i))) & 0xffffn));
+    };
+    const fields: Field[] = [
+      [IE.sourceIPv6Address, 16],
+      [IE.destinationIPv6Address, 16],
+      [IE.octetTotalCount, 8],
+      [IE.packetTotalCount, 8],
+      [IE.flowStartSeconds, 4],
+    ];
+    const body = new ByteWriter().ipv6(groups('::ffff:10.0.0.7')).ipv6(groups('::ffff:198.51.100.1')).u64(49).u64(1).u32(T0 / 1000).done();
+    const exported: FlowRecord[] = [];
+    new NetflowDecoder().decode(ipfixMessage(1, T0 / 1000, [set(2, templateRecord(256, fields)), set(256, body)]), { exporter: '192.0.2.1', receivedAt: T0 }, exported);
+    expect(out.map((r) => [r.src, r.dst])).toEqual([['::ffff:10.0.0.7', '::ffff:198.51.100.1']]);
+    expect(exported.map((r) => [r.src, r.dst])).toEqual([[out[0]!.src, out[0]!.dst]]);
   });
 });
 

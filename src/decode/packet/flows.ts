@@ -6,7 +6,7 @@
 // builds their records.
 
 import type { AppEvidence, BitTorrentVia, FlowRecord, SourceRef } from '../../record.js';
-import { IPv4TextCache } from '../../util/ip.js';
+import { IPv4TextCache, formatIPv6At } from '../../util/ip.js';
 import {
   clientFromPeerId,
   looksLikeKrpcPrefix,
@@ -26,7 +26,7 @@ import {
 } from './bittorrent.js';
 import { BoundedTtlCache } from './cache.js';
 import { APP, END_REASONS, HEAD, INSPECT, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
-import { PacketView, formatIPv6At, readDecoded } from './layers.js';
+import { PacketView, readDecoded } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
 
 export type { EndReason } from './core.js';

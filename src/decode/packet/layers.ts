@@ -67,38 +67,6 @@ export type LayerResult =
   | 'bad_tcp_header'
   | 'truncated_udp';
 
-/**
- * Canonical (RFC 5952) text of the 16-byte IPv6 address at `buf[off]`: lowercase, the longest
- * run of two or more zero groups (the first of equals) as `::`. Same text as formatIPv6Bytes,
- * without its BigInt arithmetic (this runs once per new flow).
- */
-export function formatIPv6At(buf: Uint8Array, off: number): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  let runStart = -1;
-  for (let i = 0; i < 8; i++) {
-    if ((buf[off + 2 * i]! | buf[off + 2 * i + 1]!) === 0) {
-      if (runStart < 0) runStart = i;
-      if (i - runStart + 1 > bestLen) {
-        bestStart = runStart;
-        bestLen = i - runStart + 1;
-      }
-    } else runStart = -1;
-  }
-  let text = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      text += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (text.length > 0 && text.charCodeAt(text.length - 1) !== 0x3a) text += ':';
-    const g = (buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!;
-    text += g.toString(16);
-  }
-  return text;
-}
-
 let decoder: PacketCore | undefined;
 
 /**

@@ -2,7 +2,8 @@
 // for replaying NetFlow/IPFIX without a socket. Streaming: memory stays at one chunk plus one
 // block. Frames it cannot use (not UDP, IP fragments, truncated) are reported by reason.
 
-import { ipv4Text, ipv6Text } from '../../decode/netflow/ip-text.js';
+import { ipv4Text } from '../../decode/netflow/ip-text.js';
+import { formatIPv6At } from '../../util/ip.js';
 import { EgressdError } from '../../errors.js';
 
 export interface UdpDatagram {
@@ -218,8 +219,8 @@ function udpOf(
     }
     if (next === 44) return skip(onSkip, 'ip_fragment');
     if (next !== 17) return skip(onSkip, 'not_udp');
-    src = ipv6Text(buf, ip + 8);
-    dst = ipv6Text(buf, ip + 24);
+    src = formatIPv6At(buf, ip + 8);
+    dst = formatIPv6At(buf, ip + 24);
     udp = p;
   } else return skip(onSkip, 'not_udp');
   if (end - udp < 8) return skip(onSkip, 'truncated_frame');
