@@ -8,6 +8,7 @@ import { formatIPv6At } from '../../util/ip.js';
 import {
   ByteWriter,
   IE,
+  IPV6_FLOW_FIELDS,
   ipfixMessage,
   ipfixOptionsTemplateRecord,
   set,
@@ -436,13 +437,6 @@ describe('templates', () => {
 
   it('decodes IPv6 flows', () => {
     const d = new NetflowDecoder();
-    const fields: Field[] = [
-      [IE.sourceIPv6Address, 16],
-      [IE.destinationIPv6Address, 16],
-      [IE.octetTotalCount, 8],
-      [IE.packetTotalCount, 8],
-      [IE.flowStartSeconds, 4],
-    ];
     const body = new ByteWriter()
       .ipv6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
       .ipv6([0xfe80, 0, 0, 0, 0x1234, 0, 0, 0])
@@ -450,7 +444,7 @@ describe('templates', () => {
       .u64(2)
       .u32(1_700_000_000)
       .done();
-    const [r] = decodeAll(d, [ipfixMessage(1, T0 / 1000, [set(2, templateRecord(256, fields)), set(256, body)])]);
+    const [r] = decodeAll(d, [ipfixMessage(1, T0 / 1000, [set(2, templateRecord(256, IPV6_FLOW_FIELDS)), set(256, body)])]);
     expect(r).toMatchObject({ src: '2001:db8::1', dst: 'fe80::1234:0:0:0', bytesOut: 99, packetsOut: 2, ts: 1_700_000_000_000 });
   });
 

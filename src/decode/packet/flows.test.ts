@@ -3,7 +3,7 @@ import type { FlowRecord } from '../../record.js';
 import { clientHello, dnsResponse, handshake, ipv4Packet, ipv6Packet, tcpSegment, udpDatagram, utpHeader } from './craft.js';
 import { IPv4TextCache, formatIPv4, parseIPv6 } from '../../util/ip.js';
 import { NetflowDecoder } from '../netflow/index.js';
-import { ByteWriter, IE, ipfixMessage, set, templateRecord, type Field } from '../netflow/testdata/datagrams.js';
+import { ByteWriter, IPV6_FLOW_FIELDS, ipfixMessage, set, templateRecord } from '../netflow/testdata/datagrams.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTracker, type FlowOptions } from './flows.js';
 import { LINKTYPE, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './layers.js';
 
@@ -196,16 +196,9 @@ describe('address text', () => {
       const v = parseIPv6(text)!;
       return Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(16 * (7 - i))) & 0xffffn));
     };
-    const fields: Field[] = [
-      [IE.sourceIPv6Address, 16],
-      [IE.destinationIPv6Address, 16],
-      [IE.octetTotalCount, 8],
-      [IE.packetTotalCount, 8],
-      [IE.flowStartSeconds, 4],
-    ];
     const body = new ByteWriter().ipv6(groups('::ffff:10.0.0.7')).ipv6(groups('::ffff:198.51.100.1')).u64(49).u64(1).u32(T0 / 1000).done();
     const exported: FlowRecord[] = [];
-    new NetflowDecoder().decode(ipfixMessage(1, T0 / 1000, [set(2, templateRecord(256, fields)), set(256, body)]), { exporter: '192.0.2.1', receivedAt: T0 }, exported);
+    new NetflowDecoder().decode(ipfixMessage(1, T0 / 1000, [set(2, templateRecord(256, IPV6_FLOW_FIELDS)), set(256, body)]), { exporter: '192.0.2.1', receivedAt: T0 }, exported);
     expect(out.map((r) => [r.src, r.dst])).toEqual([['::ffff:10.0.0.7', '::ffff:198.51.100.1']]);
     expect(exported.map((r) => [r.src, r.dst])).toEqual([[out[0]!.src, out[0]!.dst]]);
   });

@@ -134,6 +134,15 @@ export const BENCH_IPFIX_FIELDS: readonly Field[] = [
 ];
 export const BENCH_IPFIX_RECORD_LENGTH = 45;
 
+/** An IPFIX IPv6 flow layout: addresses, total counters, start in seconds (44 bytes a record). */
+export const IPV6_FLOW_FIELDS: readonly Field[] = [
+  [IE.sourceIPv6Address, 16],
+  [IE.destinationIPv6Address, 16],
+  [IE.octetTotalCount, 8],
+  [IE.packetTotalCount, 8],
+  [IE.flowStartSeconds, 4],
+];
+
 /** One IPFIX data set of `count` bench records with varying addresses; `seed` varies them. */
 export function benchIpfixDataSet(templateId: number, count: number, seed: number, startMs: number): Uint8Array {
   const w = new ByteWriter();
