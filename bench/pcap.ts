@@ -183,9 +183,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** `egressd replay` of the capture under /usr/bin/time, with a state directory of its own. */
-function timedReplay(path: string, dir: string, env: NodeJS.ProcessEnv = {}): TimedRun {
-  return timed(process.execPath, [CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path], env);
+/** `egressd replay` of the capture under /usr/bin/time, with a state directory of its own; `wrapper` runs it (e.g. taskset). */
+function timedReplay(path: string, dir: string, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): TimedRun {
+  const replay = [process.execPath, CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path];
+  const [command, ...args] = [...wrapper, ...replay];
+  return timed(command!, args, env);
 }
 
 /** Run a command under /usr/bin/time (stdout discarded): wall, user+sys CPU seconds, peak RSS, minor faults. */
@@ -293,7 +295,7 @@ function onOneCpu(path: string, packets: number, dir: string, ndpiReader: string
   const ours: TimedRun[] = [];
   const theirs: TimedRun[] = [];
   for (let i = 0; i < RUNS; i++) {
-    ours.push(timed(taskset, ['-c', '0', process.execPath, CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path]));
+    ours.push(timedReplay(path, dir, {}, [taskset, '-c', '0']));
     theirs.push(timed(taskset, ['-c', '0', ndpiReader, '-i', path, '-q']));
   }
   const o = medians(ours);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../test/support/random.js';
-import { CidrSet, formatIPv4, formatIPv6, formatIPv6At, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
+import { CidrSet, formatIPv4, formatIPv6, formatIPv6At, ipv6Bytes, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
 
 describe('ip', () => {
   it('parses and formats IPv4', () => {
@@ -19,13 +19,8 @@ describe('ip', () => {
   });
 
   it('writes address bytes as RFC 5952 text: the URL serializer\'s, IPv4-mapped in mixed notation', () => {
-    const bytesOf = (value: bigint): Uint8Array => {
-      const b = new Uint8Array(16);
-      for (let i = 15; i >= 0; i--, value >>= 8n) b[i] = Number(value & 0xffn);
-      return b;
-    };
     const cases = ['::', '::1', '1::', '2001:db8::1', '2001:db8:0:1:1:1:1:1', '2001:0:0:1:0:0:0:1', '1:0:0:2:0:0:3:4', 'fe80::1:0:0:0', '::ffff:0:c000:201', 'ff02::fb', '::c000:201', '0:0:0:0:1:ffff:a00:1'];
-    const addresses = cases.map((text) => bytesOf(parseIPv6(text)!));
+    const addresses = cases.map((text) => ipv6Bytes(parseIPv6(text)!));
     const random = seededRandom(0x1f6);
     for (let n = 0; n < 2000; n++) {
       const b = new Uint8Array(16);
@@ -39,9 +34,9 @@ describe('ip', () => {
       expect(text).toBe(mapped ? `::ffff:${b.slice(12).join('.')}` : new URL(`http://[${text}]/`).hostname.slice(1, -1));
       expect(parseIPv6(text)).toBe(parseIPv6(formatIPv6(parseIPv6(text)!)));
     }
-    const padded = new Uint8Array([9, 9, 9, ...bytesOf(parseIPv6('2001:db8::1')!)]);
+    const padded = new Uint8Array([9, 9, 9, ...ipv6Bytes(parseIPv6('2001:db8::1')!)]);
     expect(formatIPv6At(padded, 3)).toBe('2001:db8::1');
-    expect(formatIPv6At(bytesOf(parseIPv6('::ffff:10.0.0.1')!), 0)).toBe('::ffff:10.0.0.1');
+    expect(formatIPv6At(ipv6Bytes(parseIPv6('::ffff:10.0.0.1')!), 0)).toBe('::ffff:10.0.0.1');
   });
 
   it('finds the most specific CIDR for v4, v6 and v4-mapped v6', () => {

@@ -109,7 +109,7 @@ export function formatIPv6At(bytes: Uint8Array, o: number): string {
     } else runStart = -1;
   }
   if (bestStart === 0 && bestLen === 5 && bytes[o + 10] === 0xff && bytes[o + 11] === 0xff) {
-    return `::ffff:${bytes[o + 12]}.${bytes[o + 13]}.${bytes[o + 14]}.${bytes[o + 15]}`;
+    return `::ffff:${formatIPv4(((bytes[o + 12]! << 24) | (bytes[o + 13]! << 16) | (bytes[o + 14]! << 8) | bytes[o + 15]!) >>> 0)}`;
   }
   let text = '';
   for (let i = 0; i < 8; i++) {
@@ -124,14 +124,19 @@ export function formatIPv6At(bytes: Uint8Array, o: number): string {
   return text;
 }
 
-/** Canonical text (as formatIPv6At) for a 128-bit IPv6 value. */
-export function formatIPv6(value: bigint): string {
+/** The 16 bytes (network order) of a 128-bit IPv6 value. */
+export function ipv6Bytes(value: bigint): Uint8Array {
   const bytes = new Uint8Array(16);
   for (let i = 15; i >= 0; i--) {
     bytes[i] = Number(value & 0xffn);
     value >>= 8n;
   }
-  return formatIPv6At(bytes, 0);
+  return bytes;
+}
+
+/** Canonical text (as formatIPv6At) for a 128-bit IPv6 value. */
+export function formatIPv6(value: bigint): string {
+  return formatIPv6At(ipv6Bytes(value), 0);
 }
 
 export function isIP(text: string): boolean {
