@@ -79,8 +79,7 @@ export async function replayInput(opened: Readable | InputDescriptor, format: Fo
       }
     }
     const [{ replayPcap }, { pcapSourceSchema }] = await Promise.all([import('./pcap/index.js'), import('./pcap/config.js')]);
-    // A replay has this thread to itself: the file is read synchronously between chunks.
-    return replayPcap(opened, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry, syncFileReads: true });
+    return replayPcap(opened, ctx, pcapSourceSchema.parse({ type: 'pcap' }), { registry: options.registry });
   }
   // The line readers take standard input as a stream.
   const input = isInputDescriptor(opened) ? process.stdin : opened;

@@ -106,7 +106,8 @@ interface CoreExports {
   growInput(): number;
   init(flows: number, closed: number, idleMs: number, activeMs: number, lingerMs: number, sweepMs: number, inspectPackets: number): number;
   setFrameOnly(on: number): void;
-  frame(end: number): number;
+  frame(start: number, end: number): number;
+  reserveInput(size: number): number;
   captureFormat(): number;
   framingFailed(): number;
   packetsFramed(): number;
@@ -122,6 +123,8 @@ interface CoreExports {
 
 /** deploy/build-wasm.mjs's --memoryBase. */
 const MEMORY_BASE = 128 * 1024;
+/** wasm/core.ts MAX_BLOCK: the most a record left over from one read can need (a pcapng block). */
+const MAX_LEFT_OVER = 16 * 1024 * 1024;
 
 let compiled: object | undefined;
 
@@ -167,6 +170,10 @@ export class PacketCore {
   /** Bytes at the start of the input area waiting for the rest of their record. */
   private carry = 0;
   private seenBytes = false;
+  /** Read slots (see `useReadSlots`): bytes per read; 0 while the input area is one. */
+  private slotChunk = 0;
+  /** Where the bytes carried over from the last slot framed start (slot mode). */
+  private carryAt = 0;
 
   /** A core for `host`; without `tables`, a frame-only one (every packet goes to `host.framed`). */
   constructor(host: Partial<CoreHost>, tables?: CoreTables) {
@@ -283,10 +290,59 @@ export class PacketCore {
   private framed(n: number): void {
     if (n > 0) this.seenBytes = true;
     const end = this.carry + n;
-    const used = this.core.frame(end);
-    if (used < 0) throw new DecodeError('bad_magic', 'input is neither pcap nor pcapng (unknown magic bytes)');
+    const used = this.frameRange(0, end);
     this.carry = end - used;
     if (this.carry > 0 && used > 0) this.bytes.copyWithin(this.input, this.input + used, this.input + end);
+  }
+
+  private frameRange(start: number, end: number): number {
+    const used = this.core.frame(start, end);
+    if (used < 0) throw new DecodeError('bad_magic', 'input is neither pcap nor pcapng (unknown magic bytes)');
+    return used;
+  }
+
+  /**
+   * Two read slots of `chunk` bytes in the input area instead of one room, so that a file read
+   * can fill one slot while the other is framed. Each slot has room before it for what the slot
+   * before left over (the largest pcapng block), which only a record that large ever touches.
+   */
+  useReadSlots(chunk: number): void {
+    if (this.carry > 0 || this.slotChunk > 0) throw new Error('packet core: read slots after input');
+    if (!this.core.reserveInput(2 * (MAX_LEFT_OVER + chunk))) throw new RangeError('packet core: no memory for its read slots');
+    this.renew();
+    this.slotChunk = chunk;
+  }
+
+  /** Offset in the input area where slot `k`'s read goes. */
+  private slotStart(k: number): number {
+    return MAX_LEFT_OVER + k * (MAX_LEFT_OVER + this.slotChunk);
+  }
+
+  /** Where a read of slot `k` (0 or 1) goes; then `takeSlot(k)` and `frameSlot(k, n)`. */
+  slot(k: number): Buffer {
+    const at = this.input + this.slotStart(k);
+    return this.bytes.subarray(at, at + this.slotChunk);
+  }
+
+  /**
+   * Slot `k` was read: the bytes the other slot left over move in before it, after which the
+   * other slot is free for the next read.
+   */
+  takeSlot(k: number): void {
+    const at = this.slotStart(k) - this.carry;
+    if (this.carry > 0) this.bytes.copyWithin(this.input + at, this.input + this.carryAt, this.input + this.carryAt + this.carry);
+    this.carryAt = at;
+  }
+
+  /** Frame the `n` bytes read into slot `k` after the bytes taken over (`takeSlot`). */
+  frameSlot(k: number, n: number): void {
+    if (this.stopped) return;
+    if (n > 0) this.seenBytes = true;
+    const start = this.carryAt;
+    const end = this.slotStart(k) + n;
+    const used = this.frameRange(start, end);
+    this.carryAt = start + used;
+    this.carry = end - this.carryAt;
   }
 
   /** End of input: throws when no capture header came; a partial record left over is counted by `onTruncated`. */

@@ -269,6 +269,24 @@ export class FlowTracker {
     this.core.filled(n);
   }
 
+  /** Two read slots instead of one room (PacketCore.useReadSlots): a read fills one while the other is framed. */
+  useReadSlots(chunk: number): void {
+    this.core.useReadSlots(chunk);
+  }
+
+  /** Where a read of slot `k` goes; then `takeSlot(k)`, after which the other slot may be read into, and `frameSlot(k, n)`. */
+  slot(k: number): Buffer {
+    return this.core.slot(k);
+  }
+
+  takeSlot(k: number): void {
+    this.core.takeSlot(k);
+  }
+
+  frameSlot(k: number, n: number): void {
+    this.core.frameSlot(k, n);
+  }
+
   /** End of the capture input (not of the flows: see `finish`). Throws when no capture header came. */
   endOfInput(): void {
     this.core.end(() => this.counts.count(this.counts.errors, 'truncated_record'));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { ethernetFrame, handshake, ipv4Packet, pcapFile, tcpSegment, udpDatagram } from '../../decode/packet/craft.js';
+import { ethernetFrame, handshake, ipv4Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram } from '../../decode/packet/craft.js';
 import type { FlowRecord } from '../../record.js';
 import { silentLogger } from '../../telemetry/logger.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
@@ -87,25 +87,43 @@ describe('replayPcap', () => {
   });
 
   it('reads a capture file given by its path, or a file stream synchronously or not, the same way, across many reads', async () => {
-    // Larger than one file read, so records straddle read boundaries.
+    // Some three file reads, so records straddle the boundaries of both read slots.
     const frames = [];
-    for (let i = 0; i < 4000; i++) frames.push({ tsMs: T0 + i, data: ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(30000 + (i % 50), 53, Buffer.alloc(300, i)))) });
+    for (let i = 0; i < 4000; i++) frames.push({ tsMs: T0 + i, data: ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(30000 + (i % 50), 53, Buffer.alloc(1300, i)))) });
     const path = join(dir, 'big.pcap');
     writeFileSync(path, pcapFile(1, frames));
     const fromPath: FlowRecord[] = [];
     const fromStream: FlowRecord[] = [];
-    const fromFileSync: FlowRecord[] = [];
-    const fromFileAsync: FlowRecord[] = [];
+    const fromFile: FlowRecord[] = [];
     const config = pcapSourceSchema.parse({ type: 'pcap' });
     await replayCapture({ path }, context(new Registry(), fromPath), config);
     await replayCapture(Readable.from([readFileSync(path)]), context(new Registry(), fromStream), config);
-    await replayCapture(createReadStream(path), context(new Registry(), fromFileSync), config, { syncFileReads: true });
-    await replayCapture(createReadStream(path), context(new Registry(), fromFileAsync), config);
+    await replayCapture(createReadStream(path), context(new Registry(), fromFile), config);
     expect(fromPath.length).toBe(50);
     expect(fromPath).toStrictEqual(fromStream);
-    expect(fromFileSync).toStrictEqual(fromStream);
-    expect(fromFileAsync).toStrictEqual(fromStream);
+    expect(fromFile).toStrictEqual(fromStream);
     expect(fromPath.reduce((n, r) => n + r.packetsOut, 0)).toBe(4000);
+  });
+
+  it('reads a pcapng block larger than a file read (one left over across slots) like a stream does', async () => {
+    const udp = (i: number) => ethernetFrame(ipv4Packet('10.0.0.7', '203.0.113.5', 17, udpDatagram(30000 + (i % 7), 53, Buffer.alloc(900, i))));
+    const packets = [];
+    for (let i = 0; i < 3000; i++) packets.push({ tsMs: T0 + i, data: udp(i) });
+    // Some 5 MiB in one block, starting in the middle of a read: it spans three of them.
+    packets.splice(1500, 0, { tsMs: T0 + 1500, data: Buffer.alloc(5 * 1024 * 1024 + 3, 7) });
+    const path = join(dir, 'big-block.pcapng');
+    writeFileSync(path, pcapngFile([{ linktype: 1 }], packets));
+    const config = pcapSourceSchema.parse({ type: 'pcap' });
+    const fromPath: FlowRecord[] = [];
+    const fromStream: FlowRecord[] = [];
+    const pathRegistry = new Registry();
+    const streamRegistry = new Registry();
+    await replayCapture({ path }, context(pathRegistry, fromPath), config);
+    await replayCapture(Readable.from([readFileSync(path)]), context(streamRegistry, fromStream), config);
+    expect(fromPath.reduce((n, r) => n + r.packetsOut, 0)).toBe(3000);
+    expect(fromPath).toStrictEqual(fromStream);
+    const errors = async (r: Registry) => (await r.getSingleMetric('egressd_source_errors_total')!.get()).values;
+    expect(await errors(pathRegistry)).toStrictEqual(await errors(streamRegistry));
   });
 
   it('lets the event loop in between reads of a capture file: an abort stops it early, what was read still comes out', async () => {
@@ -119,9 +137,16 @@ describe('replayPcap', () => {
     writeFileSync(path, pcapFile(1, frames));
     const records: FlowRecord[] = [];
     const abort = new AbortController();
-    const ctx = { ...context(new Registry(), records), signal: abort.signal };
-    setTimeout(() => abort.abort(), 0);
-    await replayCapture({ path }, ctx, pcapSourceSchema.parse({ type: 'pcap' }));
+    const base = context(new Registry(), records);
+    // Stopped as the first batch goes out: the flows of what was read so far still come out.
+    const out = {
+      push: async (batch: FlowRecord[]) => {
+        abort.abort();
+        await base.out.push(batch);
+      },
+    };
+    // Flows end a second after their packet, so batches go out while the file is read.
+    await replayCapture({ path }, { ...base, out, signal: abort.signal }, pcapSourceSchema.parse({ type: 'pcap', idleTimeout: '1s' }));
     expect(records.length).toBeGreaterThan(0);
     expect(records.length).toBeLessThan(60_000);
     expect(new Set(records.map((r) => r.src)).size).toBe(records.length);
@@ -219,19 +244,17 @@ describe('a capture on a pipe (standard input)', () => {
     expect(records).toHaveLength(1);
   });
 
-  it('reads a file on a descriptor (standard input redirected from a file) like the file, synchronously or not', async () => {
+  it('reads a file on a descriptor (standard input redirected from a file) like the file', async () => {
     const path = join(dir, 'on-descriptor.pcap');
     writeFileSync(path, capture());
     const config = pcapSourceSchema.parse({ type: 'pcap' });
     const fromPath: FlowRecord[] = [];
     await replayCapture({ path }, context(new Registry(), fromPath), config);
-    for (const syncFileReads of [false, true]) {
-      const fd = openSync(path, 'r');
-      const fromFd: FlowRecord[] = [];
-      await replayCapture({ fd }, context(new Registry(), fromFd), config, { syncFileReads });
-      closeSync(fd);
-      expect(fromFd).toStrictEqual(fromPath);
-    }
+    const fd = openSync(path, 'r');
+    const fromFd: FlowRecord[] = [];
+    await replayCapture({ fd }, context(new Registry(), fromFd), config);
+    closeSync(fd);
+    expect(fromFd).toStrictEqual(fromPath);
     expect(fromPath.map((r) => r.app?.infoHash)).toEqual([HASH]);
   });
 

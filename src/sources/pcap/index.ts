@@ -21,7 +21,7 @@ export interface PcapReplayOptions extends CaptureReplayOptions {
  */
 export function replayPcap(input: Readable | InputDescriptor, ctx: ReplayContext, config: PcapSourceConfig, options: PcapReplayOptions = {}): Promise<void> {
   const pcap = options.pcapMetrics ?? (options.registry ? pcapMetrics(options.registry) : undefined);
-  return replayCapture(input, ctx, config, { pcapMetrics: pcap, wallClockIdle: options.wallClockIdle, syncFileReads: options.syncFileReads });
+  return replayCapture(input, ctx, config, { pcapMetrics: pcap, wallClockIdle: options.wallClockIdle });
 }
 
 /** The daemon's packet source: a capture file, or standard input for `path: '-'`. */

@@ -1,6 +1,6 @@
 // Replay of a capture through the flow tracker. No metrics library here: the worker thread of a
 // file replay loads only this, and the caller hands in the metrics.
-import { ReadStream, close, closeSync, fstatSync, open, openSync, read, readSync } from 'node:fs';
+import { ReadStream, close, fstatSync, open, read } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty } from 'node:tty';
@@ -28,10 +28,7 @@ export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOpt
   };
 }
 
-/**
- * A capture file given by its path: read directly, without a stream (the worker loads no stream
- * code), and synchronously, for a thread that has nothing else to do meanwhile (the worker).
- */
+/** A capture file given by its path: read directly, without a stream (the worker loads no stream code). */
 export interface CaptureFile {
   path: string;
 }
@@ -47,12 +44,6 @@ export interface CaptureReplayOptions {
   pcapMetrics?: PcapMetrics;
   /** Live input: advance flow time by the wall clock while no packet arrives (daemon only). */
   wallClockIdle?: boolean;
-  /**
-   * A file stream (or a file on standard input) is read synchronously, the event loop let in
-   * between chunks: for replays, where nothing else on this thread waits for it (some 5 % faster).
-   * Not for the daemon's sources.
-   */
-  syncFileReads?: boolean;
 }
 
 /**
@@ -103,7 +94,7 @@ export async function replayCapture(input: CaptureInput, ctx: ReplayContext, con
   try {
     // A pipe read as data comes stops for a flush: a batch is due, or a live capture's records and counters.
     const flushDue = (): boolean => out.length >= config.batchSize || (options.wallClockIdle === true && (out.length > 0 || Date.now() - lastFlushWall >= 1000));
-    for await (const _ of framedChunks(input, tracker, options.syncFileReads === true, ctx.signal, flushDue)) {
+    for await (const _ of framedChunks(input, tracker, ctx.signal, flushDue)) {
       if (ctx.signal?.aborted) break;
       if (tracker.stopped) {
         ctx.logger.warn({ id }, 'capture framing lost: the rest of the input is ignored');
@@ -127,30 +118,30 @@ export async function replayCapture(input: CaptureInput, ctx: ReplayContext, con
 }
 
 /**
- * Bytes read per file read, straight into the packet core's input area. 1 MiB: larger reads are
- * no faster and every fresh page costs (a 1M-packet replay on one thread touched some 5,000 fewer
- * pages than with 4 MiB).
+ * Bytes per file read, straight into one of the packet core's two read slots. 2 MiB: with 1 MiB
+ * the thread-pool round trips of a 1M-packet replay cost more than the reads save; larger slots
+ * save nothing more and every fresh page costs.
  */
-const FILE_CHUNK = 1024 * 1024;
+const FILE_CHUNK = 2 * 1024 * 1024;
 
 /**
  * Feed the input to the tracker a chunk at a time (one step per chunk framed). A file, a file
  * stream not yet read from, or a descriptor (a pipe: one step per flush due) is read directly into
  * the tracker's packet core instead: no Buffer per chunk, no copy.
  */
-function framedChunks(input: CaptureInput, tracker: FlowTracker, syncFileReads: boolean, signal: AbortSignal | undefined, flushDue: () => boolean): AsyncIterable<void> {
-  if (isCaptureFile(input)) return readFile(input.path, 0, tracker, true, signal);
+function framedChunks(input: CaptureInput, tracker: FlowTracker, signal: AbortSignal | undefined, flushDue: () => boolean): AsyncIterable<void> {
+  if (isCaptureFile(input)) return readFile(input.path, 0, tracker, signal);
   if (isInputDescriptor(input)) {
     const stat = fstatSync(input.fd);
     if (stat.isFIFO() || stat.isSocket()) return readPipe(input.fd, tracker, signal, flushDue);
     if (isatty(input.fd)) throw new EgressdError('USAGE', 'standard input is a terminal, not a capture: pipe one in (tcpdump -w - | egressd …) or name a file');
-    return readDescriptor(input.fd, null, tracker, syncFileReads, signal);
+    return readDescriptor(input.fd, null, tracker, signal);
   }
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
     const path = input.path;
     const start = (input as ReadStream & { start?: number }).start ?? 0;
     input.destroy();
-    return readFile(path, start, tracker, syncFileReads, signal);
+    return readFile(path, start, tracker, signal);
   }
   return feedStream(input, tracker);
 }
@@ -171,32 +162,39 @@ function readAt(fd: number, buffer: Buffer, length: number, position: number | n
   return new Promise((resolve, reject) => read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
 }
 
-/**
- * A file read into the tracker's packet core, the event loop let in between chunks (abort, acks).
- * `sync`: synchronous reads, for a thread that has nothing else to do meanwhile (a replay, the
- * worker), some 7 % faster there than asynchronous reads through the thread pool (the daemon's).
- */
-async function* readFile(path: string, start: number, tracker: FlowTracker, sync: boolean, signal: AbortSignal | undefined): AsyncGenerator<void> {
-  const fd = sync ? openSync(path, 'r') : await openForReading(path);
+/** A file read into the tracker's packet core, the event loop let in between chunks (abort, acks). */
+async function* readFile(path: string, start: number, tracker: FlowTracker, signal: AbortSignal | undefined): AsyncGenerator<void> {
+  const fd = await openForReading(path);
   try {
-    yield* readDescriptor(fd, start, tracker, sync, signal);
+    yield* readDescriptor(fd, start, tracker, signal);
   } finally {
-    if (sync) closeSync(fd);
-    else await new Promise<void>((resolve) => close(fd, () => resolve()));
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 }
 
-/** Read `fd` from `position` (null: from its current offset) to its end, as `readFile`; the caller closes it. */
-async function* readDescriptor(fd: number, position: number | null, tracker: FlowTracker, sync: boolean, signal: AbortSignal | undefined): AsyncGenerator<void> {
-  while (!signal?.aborted) {
-    const room = tracker.room();
-    const length = Math.min(FILE_CHUNK, room.length);
-    const bytesRead = sync ? readSync(fd, room, 0, length, position) : await readAt(fd, room, length, position);
-    if (bytesRead === 0) return;
-    if (position !== null) position += bytesRead;
-    tracker.filled(bytesRead);
-    yield;
-    if (sync) await new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Read `fd` from `position` (null: from its current offset) to its end, as `readFile`; the caller
+ * closes it. Reads go through the thread pool into one of the core's two read slots while the
+ * other is framed: the copy out of the page cache (a sixth of a replay) leaves this thread.
+ */
+async function* readDescriptor(fd: number, position: number | null, tracker: FlowTracker, signal: AbortSignal | undefined): AsyncGenerator<void> {
+  tracker.useReadSlots(FILE_CHUNK);
+  let k = 0;
+  let reading = readAt(fd, tracker.slot(0), FILE_CHUNK, position);
+  try {
+    while (!signal?.aborted) {
+      const bytesRead = await reading;
+      if (bytesRead === 0) return;
+      if (position !== null) position += bytesRead;
+      tracker.takeSlot(k);
+      reading = readAt(fd, tracker.slot(1 - k), FILE_CHUNK, position);
+      tracker.frameSlot(k, bytesRead);
+      yield;
+      k = 1 - k;
+    }
+  } finally {
+    // The descriptor is closed after this: no read may still be under way then.
+    await reading.catch(() => 0);
   }
 }
 

@@ -411,6 +411,14 @@ export function inputLength(): usize {
   return inputSize;
 }
 
+/** An input area of at least `size` bytes (two read slots, each with room for the largest block left over); false when out of memory. */
+export function reserveInput(size: usize): bool {
+  if (size <= inputSize) return true;
+  if (!reserve(input + size)) return false;
+  inputSize = size;
+  return true;
+}
+
 /** Double the input area (a pcapng block larger than it); false at the limit or out of memory. */
 export function growInput(): bool {
   if (inputSize >= MAX_INPUT || !reserve(input + inputSize * 2)) return false;
@@ -457,30 +465,31 @@ export function setFrameOnly(on: bool): void {
   else handle(linktype, tsMs, p, len, wireLength);
 }
 
-/** Frame the capture bytes in [input, input + end). Returns the bytes used (the rest waits for more input), or -1 when the input is not a capture. */
-export function frame(end: i32): i32 {
-  if (failed) return end;
+/** Frame the capture bytes in [input + start, input + end). Returns the bytes used from `start` (the rest waits for more input), or -1 when the input is not a capture. */
+export function frame(start: i32, end: i32): i32 {
+  if (failed) return end - start;
+  const begin = input + <usize>start;
   const stop = input + <usize>end;
-  let at = input;
+  let at = begin;
   if (format == 0) {
-    if (end < 4) return 0;
-    const be = be32(input);
-    const le = le32(input);
+    if (end - start < 4) return 0;
+    const be = be32(begin);
+    const le = le32(begin);
     if (be == PCAPNG_SHB) format = 2;
     else if (be == PCAP_MAGIC_US || le == PCAP_MAGIC_US || be == PCAP_MAGIC_NS || le == PCAP_MAGIC_NS) {
-      if (end < 24) return 0;
+      if (end - start < 24) return 0;
       littleEndian = le == PCAP_MAGIC_US || le == PCAP_MAGIC_NS;
       nanoseconds = (littleEndian ? le : be) == PCAP_MAGIC_NS;
       // The FCS-present bits share the link-type field (upper bits); keep the type itself.
-      pcapLinktype = <i32>(rd32(input + 20, littleEndian) & 0x0fffffff);
+      pcapLinktype = <i32>(rd32(begin + 20, littleEndian) & 0x0fffffff);
       format = 1;
-      at = input + 24;
+      at = begin + 24;
     } else {
       failed = true;
       return -1;
     }
   }
-  return <i32>((format == 1 ? framePcap(at, stop) : framePcapng(at, stop)) - input);
+  return <i32>((format == 1 ? framePcap(at, stop) : framePcapng(at, stop)) - begin);
 }
 
 /** 0 no format seen yet, 1 pcap, 2 pcapng. */
