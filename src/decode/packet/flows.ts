@@ -172,6 +172,9 @@ export class FlowTracker {
   private readonly dnsNames: BoundedTtlCache<number | string, string>;
   /** Peer ids (latin1) → their printable text and client. */
   private readonly peerIds = new Map<string, PeerIdText>();
+  /** The info hash whose text was made last, as bytes and text: a swarm's handshakes repeat it. */
+  private readonly lastHashBytes = Buffer.alloc(20);
+  private lastHashText = '';
   /** Bytes held in stream heads awaiting a decision, across all flows. */
   private headBytes = 0;
   private readonly maxHeadBytes: number;
@@ -440,10 +443,21 @@ export class FlowTracker {
   private markHandshake(flow: Flow, via: 'handshake' | 'utp', buf: Buffer, at: number, end: number): number {
     const length = handshakeLength(buf, at, end);
     if (length <= 0) return length;
-    const infoHash = length >= HANDSHAKE_WITH_HASH ? hex(buf, at + 28, at + 48) : NO_HASHES;
+    const infoHash = length >= HANDSHAKE_WITH_HASH ? this.infoHashText(buf, at + 28) : NO_HASHES;
     if (length >= HANDSHAKE_FULL) this.markBitTorrent(flow, via, infoHash, buf, at + 48, at + 68);
     else this.markBitTorrent(flow, via, infoHash);
     return length;
+  }
+
+  /** The 20 bytes at `at` of `buf` as hex: the text made last when they are the same bytes. */
+  private infoHashText(buf: Buffer, at: number): string {
+    const last = this.lastHashBytes;
+    let same = this.lastHashText !== '';
+    for (let i = 0; same && i < 20; i++) same = buf[at + i] === last[i];
+    if (same) return this.lastHashText;
+    buf.copy(last, 0, at, at + 20);
+    this.lastHashText = hex(buf, at, at + 20);
+    return this.lastHashText;
   }
 
   /** A ClientHello and its server name ('' when it names none). */
