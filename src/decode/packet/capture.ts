@@ -37,7 +37,7 @@ export class CaptureReader {
     onPacket: PacketHandler,
     private readonly onError: FramingErrorHandler,
   ) {
-    this.core = new PacketCore({ framed: (linktype, tsMs, start, length, wireLength) => onPacket(linktype, tsMs, this.core.bytes, start, start + length, wireLength) });
+    this.core = new PacketCore({ framed: (linktype, tsMs, start, length, wireLength) => onPacket(linktype, tsMs, this.core.bytes, start >>> 0, (start >>> 0) + length, wireLength) });
   }
 
   get captureFormat(): CaptureFormat | undefined {

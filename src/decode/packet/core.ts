@@ -98,6 +98,10 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
+/**
+ * The core's exports. Memory offsets cross as wasm i32, which JavaScript reads signed: an offset
+ * past 2 GiB (a flow table of millions) is read back with `>>> 0` (or through `u32`).
+ */
 interface CoreExports {
   memory: { buffer: ArrayBuffer };
   fixedEnd(): number;
@@ -205,8 +209,8 @@ export class PacketCore {
       throw new RangeError(`packet core: no memory for ${t.maxFlows} flows`);
     }
     if (tables === undefined) this.core.setFrameOnly(1);
-    this.input = this.core.inputStart();
-    this.slots = this.core.slotBase();
+    this.input = this.core.inputStart() >>> 0;
+    this.slots = this.core.slotBase() >>> 0;
     this.renew();
   }
 
@@ -217,7 +221,7 @@ export class PacketCore {
     this.i32 = new Int32Array(buffer);
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
-    this.inputSize = this.core.inputLength();
+    this.inputSize = this.core.inputLength() >>> 0;
   }
 
   /** Room after the bytes carried over; the input area grows when a record fills it (a large pcapng block). */

@@ -196,9 +196,9 @@ export class FlowTracker {
         opened: (slot) => this.opened(slot),
         inspect: (slot, outbound, kind) => this.inspectPacket(slot, outbound === 1, kind),
         released: (slot) => this.dropInspection(this.flows[slot]!),
-        handshake: (slot, at, end) => this.markHandshake(this.flows[slot]!, 'handshake', this.core.bytes, at, end),
-        utp: (slot, outbound, type, connectionId, dataAt) => this.onUtpDatagram(this.flows[slot]!, outbound === 1, type, connectionId, dataAt),
-        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? '' : this.core.bytes.toString('latin1', at, at + length).toLowerCase()),
+        handshake: (slot, at, end) => this.markHandshake(this.flows[slot]!, 'handshake', this.core.bytes, at >>> 0, end >>> 0),
+        utp: (slot, outbound, type, connectionId, dataAt) => this.onUtpDatagram(this.flows[slot]!, outbound === 1, type, connectionId, dataAt >>> 0),
+        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? '' : this.core.bytes.toString('latin1', at >>> 0, (at >>> 0) + length).toLowerCase()),
         ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
       },
       {
@@ -324,8 +324,8 @@ export class FlowTracker {
       serverKey = reversed ? s : d;
     } else {
       const bytes = this.core.bytes;
-      const so = v[V.srcOff]!;
-      const dOff = v[V.dstOff]!;
+      const so = this.core.u32[V.srcOff]!;
+      const dOff = this.core.u32[V.dstOff]!;
       srcText = formatIPv6At(bytes, so);
       dstText = formatIPv6At(bytes, dOff);
       // The 16 address bytes as text: the DNS names' key, and with the port the endpoint's.
@@ -632,8 +632,7 @@ export class FlowTracker {
 
   /** A uTP datagram whose header the core read (no earlier matcher takes it). */
   private onUtpDatagram(flow: Flow, outbound: boolean, type: number, connectionId: number, dataAt: number): void {
-    const v = this.core.i32;
-    const end = v[V.payloadOff]! + v[V.payloadLen]!;
+    const end = this.core.u32[V.payloadOff]! + this.core.i32[V.payloadLen]!;
     this.onUtp(flow, (flow.inspection ??= new Inspection()), type, connectionId, outbound, this.core.bytes, dataAt, end);
   }
 

@@ -94,15 +94,15 @@ export function readDecoded(core: PacketCore, view: PacketView, buf: Buffer, reb
   view.ipVersion = v[V.ipVersion] === 6 ? 6 : 4;
   view.srcV4 = core.u32[V.srcV4]!;
   view.dstV4 = core.u32[V.dstV4]!;
-  view.srcOff = v[V.srcOff]! + rebase;
-  view.dstOff = v[V.dstOff]! + rebase;
+  view.srcOff = core.u32[V.srcOff]! + rebase;
+  view.dstOff = core.u32[V.dstOff]! + rebase;
   view.proto = v[V.proto]!;
   view.srcPort = v[V.srcPort]!;
   view.dstPort = v[V.dstPort]!;
   view.ipLength = v[V.ipLength]!;
   view.tcpFlags = v[V.tcpFlags]!;
   view.tcpSeq = core.u32[V.tcpSeq]!;
-  view.payloadOff = v[V.payloadOff]! + rebase;
+  view.payloadOff = core.u32[V.payloadOff]! + rebase;
   view.payloadLen = v[V.payloadLen]!;
   view.fragment = v[V.fragment] === 1;
   view.laterFragment = v[V.laterFragment] === 1;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { ethernetFrame, handshake, ipv4Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram } from '../../decode/packet/craft.js';
+import { clientHello, ethernetFrame, handshake, ipv4Packet, ipv6Packet, pcapFile, pcapngFile, tcpSegment, udpDatagram, utpHeader } from '../../decode/packet/craft.js';
 import type { FlowRecord } from '../../record.js';
 import { silentLogger } from '../../telemetry/logger.js';
 import { sourceMetrics } from '../../telemetry/metrics.js';
@@ -58,6 +58,28 @@ describe('pcap source config', () => {
     const largest = pcapSourceSchema.parse({ type: 'pcap', maxFlows: 20_000_000 });
     const { FlowTracker, DEFAULT_FLOW_OPTIONS } = await import('../../decode/packet/flows.js');
     expect(new FlowTracker({ ...DEFAULT_FLOW_OPTIONS, maxFlows: largest.maxFlows }, []).trackedFlows).toBe(0);
+    // Past 2 GiB of the core's memory (the input area beyond that table), offsets read signed
+    // would point elsewhere: the records are the default table's.
+    const frames = [
+      ipv4Packet('10.0.0.7', '203.0.113.5', 6, tcpSegment(40000, 51413, 0x18, 2, handshake(HASH, '-TR3000-abcdefghijkl'))),
+      ipv6Packet('2001:db8::7', '2001:db8:1::5', 6, tcpSegment(40001, 443, 0x18, 1, clientHello('files.example.org'))),
+      // uTP (BEP 29 types: SYN 4, STATE 2, DATA 0), the handshake in its first DATA packet.
+      ipv4Packet('10.0.0.7', '198.51.100.9', 17, udpDatagram(6881, 7000, utpHeader(4, 777))),
+      ipv4Packet('198.51.100.9', '10.0.0.7', 17, udpDatagram(7000, 6881, utpHeader(2, 777))),
+      ipv4Packet('10.0.0.7', '198.51.100.9', 17, udpDatagram(6881, 7000, Buffer.concat([utpHeader(0, 778), handshake(HASH, '-TR4050-abcdefghijkl')]))),
+    ].map((ip, i) => ({ tsMs: T0 + i, data: ethernetFrame(ip) }));
+    const path = join(dir, 'largest-table.pcap');
+    writeFileSync(path, pcapFile(1, frames));
+    const records: FlowRecord[] = [];
+    const expected: FlowRecord[] = [];
+    await replayCapture({ path }, context(new Registry(), records), largest);
+    await replayCapture({ path }, context(new Registry(), expected), pcapSourceSchema.parse({ type: 'pcap' }));
+    expect(records).toStrictEqual(expected);
+    expect(records.map((r) => [r.app?.name, r.app?.infoHash ?? r.serverName])).toEqual([
+      ['bittorrent', HASH],
+      ['tls', 'files.example.org'],
+      ['bittorrent', HASH],
+    ]);
   });
 });
 
