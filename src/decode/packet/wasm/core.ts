@@ -6,13 +6,15 @@
 // first byte rules out, a handshake later in a stream, a datagram some matcher may take, a uTP
 // header it read), and when a flow's record is due.
 //
-// Memory (grown by `init` and `growInput` only: the host renews its views after those):
+// Memory (grown by `init`, `growInput` and `reserveInput` only: the host renews its views after
+// those):
 //   VIEW       the packet being handled, decoded (fields below, read by the host)
 //   STATS      counters by reason, read and zeroed by the host
 //   IFACES     pcapng interfaces of the current section
 //   then the flow slots, the flow hash buckets, the closed-connection entries and their buckets,
-//   and last the input area, capture bytes to frame (the host reads or copies them there), which
-//   grows when a pcapng block does not fit.
+//   and last the input area, capture bytes to frame (the host reads or copies them there): one
+//   room that grows when a pcapng block does not fit, or, for file reads, two read slots the host
+//   lays out in it (`reserveInput`). `frame` takes any range of it.
 
 // ---- host calls ----
 
