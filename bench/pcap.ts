@@ -21,7 +21,7 @@ import { pcapWorkerWanted } from '../src/sources/formats.js';
 import { replayPcap } from '../src/sources/pcap/index.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { sourceMetrics } from '../src/telemetry/metrics.js';
-import { CLI, SHARED_FIXTURES, which } from '../test/support/env.js';
+import { COMMAND, SHARED_FIXTURES, which } from '../test/support/env.js';
 import { MB, report, withPeakRss } from './harness.js';
 
 const BENCH = 'pcap';
@@ -185,7 +185,7 @@ function median(values: number[]): number {
 
 /** `egressd replay` of the capture under /usr/bin/time, with a state directory of its own; `wrapper` runs it (e.g. taskset). */
 function timedReplay(path: string, dir: string, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): TimedRun {
-  const replay = [process.execPath, CLI, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path];
+  const replay = [COMMAND, 'replay', '--state-dir', mkdtempSync(join(dir, 'state-')), path];
   const [command, ...args] = [...wrapper, ...replay];
   return timed(command!, args, env);
 }
@@ -226,7 +226,7 @@ function firstTouchMicros(): number {
 
 /** The built CLI end to end against ndpiReader, runs taken in turn so load hits both alike. */
 function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
+  if (!existsSync(COMMAND)) throw new Error(`${COMMAND} missing: run npm run build first`);
   const ndpiReader = which('ndpiReader');
   if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time missing (Debian package time)');
   // The default mode on this host first; the other one as a breakdown line.
@@ -242,7 +242,7 @@ function cliVersusNdpiReader(path: string, packets: number, dir: string): void {
   const startUp: TimedRun[] = [];
   const bareNode: TimedRun[] = [];
   for (let i = 0; i < RUNS; i++) {
-    startUp.push(timed(process.execPath, [CLI, 'version']));
+    startUp.push(timed(COMMAND, ['version']));
     bareNode.push(timed(process.execPath, ['-e', '0']));
     runs[0]!.push(timedReplay(path, dir, modes[0]!.env));
     if (ndpiReader) theirs.push(timed(ndpiReader, ['-i', path, '-q']));
@@ -342,7 +342,7 @@ function pipedVersusNdpiReader(path: string, packets: number, dir: string, ndpiR
   const ours: TimedRun[] = [];
   const theirs: TimedRun[] = [];
   for (let i = 0; i < RUNS; i++) {
-    ours.push(piped(`"${process.execPath}" "${CLI}" replay --format pcap --state-dir "${mkdtempSync(join(dir, 'state-'))}" -`));
+    ours.push(piped(`"${COMMAND}" replay --format pcap --state-dir "${mkdtempSync(join(dir, 'state-'))}" -`));
     theirs.push(piped(`"${ndpiReader}" -i - -q`));
   }
   const o = medians(ours);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Build the installed `egressd` program into dist/bin/ (run by `npm run build`, after tsc):
-//   egressd.cjs          the launcher (package.json `bin`): runs one of the two bundles below with
-//                        its V8 code cache
+//   egressd              the command (package.json `bin`, a shell script): runs egressd.cjs on the
+//                        Node.js runtime installed with egressd (package.json optionalDependencies),
+//                        or on the `node` found on PATH where there is none (another platform)
+//   egressd.cjs          the launcher: runs one of the two bundles below with its V8 code cache
 //   cli.cjs              the whole CLI in one file, dependencies included (src/cli/main.ts)
 //   cli-brief.cjs        the same without what its commands import when they run: enough for the
 //                        commands that load no config (`version`, `--help`, usage errors)
@@ -24,6 +26,7 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bin');
+const command = join(outdir, 'egressd');
 const launcher = join(outdir, 'egressd.cjs');
 const bundle = join(outdir, 'cli.cjs');
 const briefBundle = join(outdir, 'cli-brief.cjs');
@@ -181,17 +184,33 @@ installBundle(briefBundle, cliBrief);
 install(clickhouseClient, clickhouse.outputFiles[0].contents);
 install(worker, pcapWorker.outputFiles[0].contents);
 install(launcher, launch.outputFiles[0].contents, 0o755);
+// Through a symbolic link too (/usr/bin/egressd): the runtime is found beside the real file.
+install(
+  command,
+  [
+    '#!/bin/sh',
+    '# egressd on the Node.js runtime installed with it, else on the node found on PATH.',
+    'self=$(readlink -f -- "$0") || exit 1',
+    'here=${self%/*}',
+    'runtime=$here/../../node_modules/.bin/node',
+    '[ -x "$runtime" ] || runtime=node',
+    'exec "$runtime" "$here/egressd.cjs" "$@"',
+    '',
+  ].join('\n'),
+  0o755,
+);
 rmSync(codeCache, { force: true });
 rmSync(briefCodeCache, { force: true });
 // Whatever else is there is left from an earlier layout.
-const outputs = new Set([launcher, bundle, briefBundle, worker, clickhouseClient]);
+const outputs = new Set([command, launcher, bundle, briefBundle, worker, clickhouseClient]);
 for (const name of readdirSync(outdir)) if (!outputs.has(join(outdir, name))) rmSync(join(outdir, name), { recursive: true, force: true });
 
-// Without a cache the launcher writes one as the run exits. The builder's own egressd settings
-// (a ClickHouse to write to, a state directory) stay out of it.
+// Without a cache the launcher writes one as the run exits, through the command, so on the
+// runtime the command runs (a cache made by another Node.js is rejected). The builder's own
+// egressd settings (a ClickHouse to write to, a state directory) stay out of it.
 const warmUpState = mkdtempSync(join(tmpdir(), 'egressd-build-'));
 const warmUpEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('EGRESSD_')));
-const warmUp = (args) => execFileSync(process.execPath, [launcher, ...args], { cwd: root, env: warmUpEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+const warmUp = (args) => execFileSync(command, args, { cwd: root, env: warmUpEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 try {
   warmUp(['replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput]);
   warmUp(['version']);
@@ -199,6 +218,6 @@ try {
   rmSync(warmUpState, { recursive: true, force: true });
 }
 
-const sizes = [launcher, bundle, codeCache, briefBundle, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+const sizes = [command, launcher, bundle, codeCache, briefBundle, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
 if (!/^#!/.test(readFileSync(launcher, 'latin1'))) throw new Error(`${launcher}: no #! line`);
 process.stdout.write(`${sizes.join(', ')}\n`);

@@ -324,7 +324,7 @@ export function buildProgram(setExit: (code: number) => void, spawned?: SpawnedP
     .command('version')
     .description('print the version')
     .action(wrap(async () => {
-      process.stdout.write(`egressd ${VERSION}\n`);
+      process.stdout.write(`egressd ${VERSION} (Node.js ${process.version})\n`);
       return EXIT_OK;
     }));
   const schema = program.command('schema').description('ClickHouse schema');

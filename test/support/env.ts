@@ -109,8 +109,13 @@ export function startProcess(cmd: string, args: string[], options: { cwd?: strin
 }
 
 /**
- * The installed `egressd` program (package.json `bin`): the one-file CLI bundle's launcher, which
- * `npm run build` makes after tsc (deploy/build-cli.mjs). Integration tests run what users run.
+ * The installed `egressd` command (package.json `bin`, deploy/build-cli.mjs): a shell script that
+ * runs CLI on the Node.js runtime installed with egressd.
+ */
+export const COMMAND = join(REPO_ROOT, 'dist', 'bin', 'egressd');
+/**
+ * The one-file CLI bundle's launcher, which `npm run build` makes after tsc: tests run it on this
+ * process's Node.js, under `npm test` the runtime COMMAND picks.
  */
 export const CLI = join(REPO_ROOT, 'dist', 'bin', 'egressd.cjs');
 /** The same CLI as tsc builds it, module by module (what the bundle is made from). */

@@ -1,8 +1,9 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO_ROOT, TSC_CLI, freePort, runCli, sharedFixture, startProcess, stopProcess, tempDir, waitFor } from '../../support/env.js';
+import { CLI, COMMAND, REPO_ROOT, TSC_CLI, freePort, runCli, sharedFixture, startProcess, stopProcess, tempDir, waitFor } from '../../support/env.js';
 
 // The installed program is the one-file bundle run by its launcher with a V8 code cache
 // (deploy/build-cli.mjs, src/cli/launch.ts). The cache only saves time: with it, without it or
@@ -85,7 +86,7 @@ describe('the bundled CLI (dist/bin)', () => {
     const pipelineCache = fileIdentity(cache);
     const version = runCli(['version'], { cli });
     expect(version.code).toBe(0);
-    expect(version.stdout).toMatch(/^egressd \d+\.\d+\.\d+\n$/);
+    expect(version.stdout).toMatch(/^egressd \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n$/);
     const written = fileIdentity(briefCache);
     expect(statSync(briefCache).size).toBeLessThan(statSync(cache).size);
     const help = runCli(['--help'], { cli });
@@ -271,5 +272,38 @@ describe('the bundled daemon', () => {
     expect(bundled).toContain('# TYPE egressd_nodejs_eventloop_lag_seconds gauge');
     expect(bundled).toContain('# TYPE egressd_nodejs_heap_space_size_total_bytes gauge');
     expect(bundled).toEqual(await metricFamilies(TSC_CLI));
+  });
+});
+
+// package.json `bin` is a shell script choosing the runtime (deploy/build-cli.mjs): the Node.js
+// installed with egressd (package.json optionalDependencies) when there is one, else PATH's node.
+describe('the egressd command (dist/bin/egressd)', () => {
+  const bundledRuntime = join(REPO_ROOT, 'node_modules', '.bin', 'node');
+  const shipsRuntime = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
+  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  it('runs the CLI on the runtime installed with egressd, also through a symbolic link and with another node first on PATH', () => {
+    expect(existsSync(bundledRuntime), `${bundledRuntime} missing: npm install installs it on Linux x64 and arm64`).toBe(shipsRuntime);
+    if (!shipsRuntime) return;
+    const runtimeVersion = execFileSync(bundledRuntime, ['--version'], { encoding: 'utf8' }).trim();
+    const fakeBin = join(dir.path, 'other-node');
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho "the node on PATH ran"\n', { mode: 0o755 });
+    const link = join(dir.path, 'egressd-link');
+    symlinkSync(COMMAND, link);
+    for (const command of [COMMAND, link]) {
+      const out = execFileSync(command, ['version'], { encoding: 'utf8', env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin` } });
+      expect(out, command).toBe(`egressd ${version} (Node.js ${runtimeVersion})\n`);
+    }
+  });
+
+  it('runs the CLI on the node found on PATH where no runtime was installed with it', () => {
+    const { cli } = installedCopy('no-runtime');
+    const command = join(cli, '..', 'egressd');
+    const fakeBin = join(dir.path, 'path-node');
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho "node on PATH: $*"\n', { mode: 0o755 });
+    const out = execFileSync(command, ['replay', 'a b.pcap'], { encoding: 'utf8', env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin` } });
+    expect(out).toBe(`node on PATH: ${cli} replay a b.pcap\n`);
   });
 });
