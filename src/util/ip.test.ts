@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../test/support/random.js';
-import { CidrSet, formatIPv4, formatIPv6, formatIPv6At, ipv6Bytes, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
+import { CidrSet, IPv4TextCache, formatIPv4, formatIPv6, formatIPv6At, ipv6Bytes, parseCidr, parseIPv4, parseIPv6 } from './ip.js';
 
 describe('ip', () => {
   it('parses and formats IPv4', () => {
     expect(parseIPv4('10.20.0.7')).toBe(0x0a140007);
     expect(formatIPv4(0x0a140007)).toBe('10.20.0.7');
     for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', 'a.b.c.d', '1.2.3.4 ', '1234.1.1.1']) expect(parseIPv4(bad), bad).toBe(-1);
+  });
+
+  it('gives the text of every octet width from its cache, the same text again for the same address', () => {
+    const cache = new IPv4TextCache(4);
+    const random = seededRandom(0x4e7);
+    const addresses = [0, 0xffffffff, 0x0a000001, 0x09630a64, 0xc0a80103];
+    for (let n = 0; n < 500; n++) addresses.push(Math.floor(random() * 2 ** 32));
+    for (const a of addresses) {
+      const text = cache.text(a);
+      expect(text).toBe([a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.'));
+      expect(parseIPv4(text)).toBe(a);
+      expect(cache.text(a)).toBe(text);
+    }
   });
 
   it('parses IPv6 forms and formats canonically', () => {
