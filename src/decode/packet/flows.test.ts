@@ -98,6 +98,31 @@ describe('flow assembly', () => {
     expect(t.stats.ended.get('end')).toBe(1);
   });
 
+  it('a packet of a flow that ended just before it (idle, evicted) starts a new flow, also right after a run of that flow', () => {
+    const { t, out, send } = tracker({ idleTimeoutMs: 10_000, maxFlows: 2 });
+    const a = (ts: number) => send(ts, udp('10.0.0.7', 7000, '192.0.2.9', 7001, Buffer.from('a')));
+    const b = (ts: number, port: number) => send(ts, udp('10.0.0.8', port, '192.0.2.9', 7001, Buffer.from('b')));
+    a(T0);
+    a(T0 + 1);
+    // The sweep before this packet ends the flow it belongs to: the packet opens a new one.
+    a(T0 + 20_000);
+    a(T0 + 20_001);
+    expect(out.map((r) => [r.srcPort, r.packetsOut, r.ts])).toEqual([[7000, 2, T0]]);
+    // A full table evicts the oldest: the flow of the packet before, which comes back.
+    b(T0 + 20_002, 8000);
+    b(T0 + 20_003, 8001);
+    a(T0 + 20_004);
+    t.finish();
+    expect(out.map((r) => [r.srcPort, r.packetsOut, r.ts])).toEqual([
+      [7000, 2, T0],
+      [7000, 2, T0 + 20_000],
+      [8000, 1, T0 + 20_002],
+      [8001, 1, T0 + 20_003],
+      [7000, 1, T0 + 20_004],
+    ]);
+    expect(t.stats.evicted).toBe(2);
+  });
+
   it('a full flow table evicts the oldest flow, counted', () => {
     const { t, out, send } = tracker({ maxFlows: 3 });
     for (let i = 0; i < 5; i++) send(T0 + i, udp('10.0.0.7', 6000 + i, '192.0.2.1', 53, Buffer.from('q')));
