@@ -306,15 +306,19 @@ function describe(t: usize, base: usize, size: usize, links: usize, key: usize, 
   return <usize>load<u32>(t + T_BUCKETS) + (<usize>(hash & load<u32>(t + T_MASK)) << 2);
 }
 
-@inline function sameKey(a: usize, b: usize): bool {
+/** Key blocks equal but for their hash (the packet's is not computed yet). */
+@inline function sameFlowKey(a: usize, b: usize): bool {
   return (
     load<u64>(a) == load<u64>(b) &&
-    load<u64>(a, 8) == load<u64>(b, 8) &&
     load<u64>(a, 16) == load<u64>(b, 16) &&
     load<u64>(a, 24) == load<u64>(b, 24) &&
     load<u64>(a, 32) == load<u64>(b, 32) &&
     load<u64>(a, 40) == load<u64>(b, 40)
   );
+}
+
+@inline function sameKey(a: usize, b: usize): bool {
+  return load<u64>(a, 8) == load<u64>(b, 8) && sameFlowKey(a, b);
 }
 
 /** The entry of table `t` whose key block equals the one at `key`, or -1. */
@@ -855,21 +859,11 @@ function handle(linktype: i32, tsMs: f64, p: usize, len: i32, wireLength: u32): 
 }
 
 /**
- * The flow slot of the packet before, or -1: a transfer's packets come in runs (nine in ten in a
- * gateway's capture), and their key is compared with this slot's before it is hashed and looked up.
+ * The flow slot of the packet before, or -1: a transfer's packets come in runs (87 % of the
+ * benchmark capture's packets follow one of their flow's), and a packet's key is compared with
+ * this slot's before it is hashed and looked up.
  */
 let lastSlot: i32 = -1;
-
-/** Key blocks equal but for their hash (the packet's is not computed yet). */
-@inline function sameFlowKey(a: usize, b: usize): bool {
-  return (
-    load<u64>(a) == load<u64>(b) &&
-    load<u64>(a, 16) == load<u64>(b, 16) &&
-    load<u64>(a, 24) == load<u64>(b, 24) &&
-    load<u64>(a, 32) == load<u64>(b, 32) &&
-    load<u64>(a, 40) == load<u64>(b, 40)
-  );
-}
 
 /** The key block of the packet in VIEW, at KEY, without its hash (see `account`). */
 function packetKey(): void {
