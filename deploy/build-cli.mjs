@@ -7,8 +7,8 @@
 //   cli.cjs              the whole CLI in one file, dependencies included (src/cli/main.ts)
 //   cli-brief.cjs        the same without what its commands import when they run: enough for the
 //                        commands that load no config (`version`, `--help`, usage errors)
-//   <bundle>.cache       V8 code cache of a bundle, written by a first run (a small capture replay,
-//                        and `version`)
+//   <bundle>.cache       V8 code cache of a bundle, written by a first run (`check`, and `version`);
+//   cli.cjs.no-turbofan.cache  replay's (the command runs it with that V8 flag), from a small capture
 //   pcap-worker.cjs      the capture replay worker thread (src/sources/pcap/worker.ts)
 //   clickhouse-client.cjs  @clickhouse/client, loaded only when ClickHouse is configured
 // One file starts about twice as fast as the tsc build's hundreds of modules; the code cache
@@ -31,6 +31,7 @@ const launcher = join(outdir, 'egressd.cjs');
 const bundle = join(outdir, 'cli.cjs');
 const briefBundle = join(outdir, 'cli-brief.cjs');
 const codeCache = `${bundle}.cache`;
+const replayCodeCache = `${bundle}.no-turbofan.cache`;
 const briefCodeCache = `${briefBundle}.cache`;
 const worker = join(outdir, 'pcap-worker.cjs');
 const clickhouseClient = join(outdir, 'clickhouse-client.cjs');
@@ -194,7 +195,15 @@ install(
     'here=${self%/*}',
     'runtime=$here/../../node_modules/.bin/node',
     '[ -x "$runtime" ] || runtime=node',
-    'exec "$runtime" "$here/egressd.cjs" "$@"',
+    '# A replay is a batch job of seconds: V8\'s top-tier compiler costs it more than it gains.',
+    'flags=',
+    'for arg in "$@"; do',
+    '  if [ "$arg" = replay ]; then',
+    '    flags=--no-turbofan',
+    '    break',
+    '  fi',
+    'done',
+    'exec "$runtime" $flags "$here/egressd.cjs" "$@"',
     '',
   ].join('\n'),
   0o755,
@@ -212,12 +221,14 @@ const warmUpState = mkdtempSync(join(tmpdir(), 'egressd-build-'));
 const warmUpEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('EGRESSD_')));
 const warmUp = (args) => execFileSync(command, args, { cwd: root, env: warmUpEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 try {
+  // Replay's cache (made with its V8 flags), the whole CLI's for other commands, the brief one's.
   warmUp(['replay', '--rules', join(root, 'rules'), '--state-dir', warmUpState, warmUpInput]);
+  warmUp(['check', '--rules', join(root, 'rules')]);
   warmUp(['version']);
 } finally {
   rmSync(warmUpState, { recursive: true, force: true });
 }
 
-const sizes = [command, launcher, bundle, codeCache, briefBundle, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+const sizes = [command, launcher, bundle, codeCache, replayCodeCache, briefBundle, briefCodeCache, worker, clickhouseClient].map((f) => `${f.slice(root.length + 1)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
 if (!/^#!/.test(readFileSync(launcher, 'latin1'))) throw new Error(`${launcher}: no #! line`);
 process.stdout.write(`${sizes.join(', ')}\n`);

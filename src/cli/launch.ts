@@ -56,6 +56,16 @@ function writeCodeCache(script: Script, path: string, bundleId: string): void {
   }
 }
 
+/**
+ * V8 rejects a code cache made under other V8 flags: a run with flags (`replay`, which the
+ * egressd command starts with --no-turbofan) keeps a cache of its own, so runs with and without
+ * them do not each replace the other's.
+ */
+function codeCachePath(bundlePath: string): string {
+  const flags = process.execArgv.map((arg) => arg.replace(/^-+/, '').replace(/[^A-Za-z0-9=-]+/g, '_'));
+  return flags.length === 0 ? `${bundlePath}.cache` : `${bundlePath}.${flags.join('.')}.cache`;
+}
+
 async function launch(): Promise<void> {
   // `replay capture.pcap`: the capture worker starts now and works while the CLI loads. Other
   // commands load nothing for it (no worker_threads for `version`).
@@ -64,7 +74,7 @@ async function launch(): Promise<void> {
   const dir = dirname(fileURLToPath(import.meta.url));
   // An option's value named like a command only picks the slower start.
   const bundlePath = join(dir, process.argv.slice(2).some((arg) => CONFIG_COMMANDS.has(arg)) ? BUNDLE_FILE : BRIEF_BUNDLE_FILE);
-  const cachePath = `${bundlePath}.cache`;
+  const cachePath = codeCachePath(bundlePath);
   // The bundle is ASCII only (charset: 'ascii'): latin1 is the cheapest exact decoding.
   const source = readFileSync(bundlePath, 'latin1');
   const bundleId = BUNDLE_ID.exec(source)?.[1];

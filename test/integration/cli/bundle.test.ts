@@ -297,13 +297,38 @@ describe('the egressd command (dist/bin/egressd)', () => {
     }
   });
 
+  it('starts a replay with --no-turbofan and its own code cache, other commands without, each cache used as built', () => {
+    const { cli, cache, briefCache } = installedCopy('runtime-flags');
+    const command = join(cli, '..', 'egressd');
+    const replayCache = join(cli, '..', 'cli.cjs.no-turbofan.cache');
+    const before = [cache, replayCache, briefCache].map(fileIdentity);
+    const probe = join(dir.path, 'exec-argv.cjs');
+    const report = join(dir.path, 'exec-argv.json');
+    writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.execArgv)));\n`);
+    // The copy has no runtime beside it: the one installed here, first on PATH, runs it.
+    const env = { ...process.env, PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`, NODE_OPTIONS: `--require ${probe}` };
+    const run = (args: string[]) => {
+      const stdout = execFileSync(command, args, { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+      return { stdout, execArgv: JSON.parse(readFileSync(report, 'utf8')) as string[] };
+    };
+    const stateDir = join(dir.path, 'runtime-flags-state');
+    const replay = run(['replay', '--rules', join(DEMO, 'rules'), '--squid-logformat', 'combined', '--emit', 'incidents', '--state-dir', stateDir, join(DEMO, 'access.log')]);
+    expect(replay.execArgv).toEqual(['--no-turbofan']);
+    expect(replay.stdout).toBe(demoReplay(TSC_CLI, 'incidents').stdout);
+    expect(run(['check', '--rules', join(REPO_ROOT, 'rules')]).execArgv).toEqual([]);
+    expect(run(['version']).execArgv).toEqual([]);
+    // A cache made under other V8 flags would have been rejected and rewritten at exit.
+    expect([cache, replayCache, briefCache].map(fileIdentity)).toEqual(before);
+  });
+
   it('runs the CLI on the node found on PATH where no runtime was installed with it', () => {
     const { cli } = installedCopy('no-runtime');
     const command = join(cli, '..', 'egressd');
     const fakeBin = join(dir.path, 'path-node');
     mkdirSync(fakeBin, { recursive: true });
     writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho "node on PATH: $*"\n', { mode: 0o755 });
-    const out = execFileSync(command, ['replay', 'a b.pcap'], { encoding: 'utf8', env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin` } });
-    expect(out).toBe(`node on PATH: ${cli} replay a b.pcap\n`);
+    const env = { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin` };
+    expect(execFileSync(command, ['replay', 'a b.pcap'], { encoding: 'utf8', env })).toBe(`node on PATH: --no-turbofan ${cli} replay a b.pcap\n`);
+    expect(execFileSync(command, ['--rules', 'r s', 'check'], { encoding: 'utf8', env })).toBe(`node on PATH: ${cli} --rules r s check\n`);
   });
 });
