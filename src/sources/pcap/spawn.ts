@@ -2,6 +2,7 @@
 // the CLI's launcher can start one before it loads the CLI itself (see src/cli/early-replay.ts).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
@@ -25,13 +26,15 @@ export function pcapWorkerAvailable(): boolean {
 
 /**
  * Whether capture files are read and assembled on a worker thread while this thread enriches and
- * detects: only with EGRESSD_PCAP_WORKER=1. Since framing, decoding and the flow table run in the
- * packet core (WebAssembly), one thread is faster: on 2 cores a 1M-packet replay took 0.82 s and
- * 1.12 CPU-s on one thread against 0.89 s and 1.42 CPU-s with the worker, which starts a second
- * V8 isolate, compiles the identification a second time and packs every record (bench/pcap.ts).
+ * detects: by default when the host has two CPUs or more; EGRESSD_PCAP_WORKER=1 or 0 decides
+ * otherwise. On 2 cores (Node.js 26, replays without TurboFan) a 1M-packet replay took 0.43 s
+ * against 0.455 s on one thread, for 0.14 CPU-s and 44 MB more; small captures take as long either
+ * way (bench/pcap.ts).
  */
 export function pcapWorkerWanted(): boolean {
-  return process.env.EGRESSD_PCAP_WORKER === '1';
+  const setting = process.env.EGRESSD_PCAP_WORKER;
+  if (setting === '1' || setting === '0') return setting === '1';
+  return availableParallelism() >= 2;
 }
 
 export type WorkerEvent = FromWorker | { t: 'failed'; message: string } | { t: 'exit'; code: number };

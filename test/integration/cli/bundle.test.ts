@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -238,6 +239,15 @@ describe('capture worker started by the launcher (egressd replay capture.pcap)',
     expect(misread.report).toEqual(['worker pcap-worker.cjs', 'read cli.cjs', 'worker exit']);
     const inThread = runCli(['replay', '--emit', 'records', file, '-f', 'netflow'], { env: { EGRESSD_PCAP_WORKER: '0' } });
     expect(misread.stdout).toBe(inThread.stdout);
+  });
+
+  it('starts one by default on a host with two CPUs or more', () => {
+    const file = sharedFixture('ndpi/bittorrent/bittorrent.pcap');
+    if (!file) return;
+    expect(process.env.EGRESSD_PCAP_WORKER).toBeUndefined();
+    const byDefault = probed<string[]>(EARLY_PROBE, ['replay', '--emit', 'records', file]);
+    expect(byDefault.report).toEqual(availableParallelism() >= 2 ? ['worker pcap-worker.cjs', 'read cli.cjs', 'worker exit'] : ['read cli.cjs']);
+    expect(byDefault.stdout).toBe(runCli(['replay', '--emit', 'records', file], { env: { EGRESSD_PCAP_WORKER: '0' } }).stdout);
   });
 
   it('starts none for standard input, another format or when the worker is switched off', () => {
