@@ -208,9 +208,8 @@ install(
   ].join('\n'),
   0o755,
 );
-rmSync(codeCache, { force: true });
-rmSync(briefCodeCache, { force: true });
-// Whatever else is there is left from an earlier layout.
+// The code caches go (the warm-up below makes them for this build), and whatever else is there
+// is left from an earlier layout.
 const outputs = new Set([command, launcher, bundle, briefBundle, worker, clickhouseClient]);
 for (const name of readdirSync(outdir)) if (!outputs.has(join(outdir, name))) rmSync(join(outdir, name), { recursive: true, force: true });
 

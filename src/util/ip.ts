@@ -24,8 +24,23 @@ export function parseIPv4(text: string): number {
   return value * 256 + part;
 }
 
+const textBytes = Buffer.alloc(16);
+
+/**
+ * Dotted-quad text of an unsigned 32-bit address, as one flat string: text joined from parts is a
+ * tree of them, which V8 walks on every character read, and address texts are read over and over
+ * (parsed, hashed, compared).
+ */
 export function formatIPv4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  let at = 0;
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    const octet = (n >>> shift) & 255;
+    if (octet >= 100) textBytes[at++] = 48 + Math.floor(octet / 100);
+    if (octet >= 10) textBytes[at++] = 48 + (Math.floor(octet / 10) % 10);
+    textBytes[at++] = 48 + (octet % 10);
+    if (shift > 0) textBytes[at++] = 46;
+  }
+  return textBytes.toString('latin1', 0, at);
 }
 
 /**
@@ -47,29 +62,11 @@ export class IPv4TextCache {
   text(address: number): string {
     const slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
     if (this.numbers[slot] === address) return this.texts[slot]!;
-    const text = flatIPv4Text(address);
+    const text = formatIPv4(address);
     this.numbers[slot] = address;
     this.texts[slot] = text;
     return text;
   }
-}
-
-const textBytes = Buffer.alloc(16);
-
-/**
- * formatIPv4 as one flat string: text joined from parts is a tree of them, which V8 walks on
- * every character read, and these texts are read over and over (parsed, hashed, compared).
- */
-function flatIPv4Text(address: number): string {
-  let at = 0;
-  for (let shift = 24; shift >= 0; shift -= 8) {
-    const octet = (address >>> shift) & 255;
-    if (octet >= 100) textBytes[at++] = 48 + Math.floor(octet / 100);
-    if (octet >= 10) textBytes[at++] = 48 + (Math.floor(octet / 10) % 10);
-    textBytes[at++] = 48 + (octet % 10);
-    if (shift > 0) textBytes[at++] = 46;
-  }
-  return textBytes.toString('latin1', 0, at);
 }
 
 /** IPv6 text (with optional embedded IPv4 and zone) to a 128-bit bigint; undefined when invalid. */

@@ -938,12 +938,11 @@ function account(tsMs: f64): void {
     }
     slot = open(tsMs);
     p = slotAt(slot);
-    lastSlot = slot;
   } else {
     p = slotAt(slot);
-    lastSlot = slot;
     if (load<u8>(p + F_RESTART) == 0 && tsMs - load<f64>(p + F_TS) >= activeTimeoutMs) emit(slot, END_ACTIVE, false);
   }
+  lastSlot = slot;
   if (load<u8>(p + F_RESTART) != 0) {
     store<u8>(p + F_RESTART, 0);
     store<f64>(p + F_TS, tsMs);
