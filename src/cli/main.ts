@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { createWriteStream, mkdtempSync, readFileSync, realpathSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, realpathSync, rmSync, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,7 +140,26 @@ async function replayCommand(files: string[], opts: ReplayCommandOptions, spawne
 }
 
 async function replayFiles(files: string[], opts: ReplayCommandOptions, early: PcapWorkerReplay | undefined): Promise<number> {
-  const config = await load(opts, () => mkdtempSync(join(tmpdir(), 'egressd-replay-')));
+  // A state directory of the replay's own is removed at the end, also when a second signal exits
+  // at once: --state-dir keeps one.
+  let removeOwnStateDir: (() => void) | undefined;
+  const config = await load(opts, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egressd-replay-'));
+    removeOwnStateDir = () => rmSync(dir, { recursive: true, force: true });
+    process.once('exit', removeOwnStateDir);
+    return dir;
+  });
+  try {
+    return await replayInto(config, files, opts, early);
+  } finally {
+    if (removeOwnStateDir) {
+      process.removeListener('exit', removeOwnStateDir);
+      removeOwnStateDir();
+    }
+  }
+}
+
+async function replayInto(config: Config, files: string[], opts: ReplayCommandOptions, early: PcapWorkerReplay | undefined): Promise<number> {
   const [{ Daemon }, { createLogger }, { createRegistry }, { incidentsTable, sortIncidents }] = await Promise.all([
     import('../daemon/index.js'),
     import('../telemetry/logger.js'),

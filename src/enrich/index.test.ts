@@ -143,4 +143,24 @@ describe('Enricher', () => {
       expect(repeated).toEqual(once);
     }
   });
+
+  it('answers from its memo of addresses as from the ranges, also once the memo started over', () => {
+    const networks = networksSchema.parse({ internal: ['10.0.0.0/8', { cidr: 'fd00::/8', name: 'v6' }], exclude: ['10.99.0.0/16'] });
+    const warm = new Enricher(networks, approvedSourcesSchema.parse({ sources: [] }));
+    const expected = (ip: string): boolean => (ip.startsWith('10.') && !ip.startsWith('10.99.')) || ip.startsWith('fd00:');
+    // Over 65,536 distinct addresses, each asked twice, with a few asked throughout.
+    const addresses: string[] = [];
+    for (let i = 0; i < 70_000; i++) addresses.push(`${i % 3 === 0 ? 10 : 203}.${i % 7 === 0 ? 99 : (i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const fixed = ['10.99.1.1', '10.1.1.1', 'fd00::1', '2001:db8::1', '', 'not an address'];
+    const asked: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (const [i, ip] of addresses.entries()) {
+        asked.push(ip);
+        if (i % 1000 === 0) asked.push(...fixed);
+      }
+    }
+    const wrong = asked.filter((ip) => warm.isInternal(ip) !== expected(ip));
+    expect(wrong).toEqual([]);
+    expect(asked.filter((ip) => expected(ip)).length).toBeGreaterThan(40_000);
+  });
 });

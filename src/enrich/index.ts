@@ -6,11 +6,13 @@ export * from './rules.js';
 
 const DAY_MS = 86_400_000;
 /**
- * Answers remembered per IPv6 address or host name before starting over: flows name the same
- * hosts over and over, and parsing IPv6 text (into a bigint) or walking a name's domains costs
- * far more than a map lookup. IPv4 text parses faster than it would hash: never remembered.
+ * Answers remembered per address or host name before starting over: flows name the same hosts over
+ * and over, and a text seen before hashes once (V8 keeps a string's hash) where parsing it (IPv6
+ * into a bigint) and walking the ranges or a name's domains costs several times more.
  */
 const MEMO_ENTRIES = 4096;
+/** Addresses are more numerous than names: a network's hosts and the remotes they reach in a while. */
+const ADDRESS_MEMO_ENTRIES = 1 << 16;
 
 interface ApprovalEntry {
   source: ApprovedSource;
@@ -30,7 +32,7 @@ export class Enricher {
   private readonly byUrlPrefix: { prefix: string; entry: ApprovalEntry }[] = [];
   private readonly byInfoHash = new Map<string, ApprovalEntry>();
   private readonly byTracker: { tracker: string; entry: ApprovalEntry }[] = [];
-  private readonly internalByV6Address = new Map<string, boolean>();
+  private readonly internalByAddress = new Map<string, boolean>();
   private readonly cidrApprovalByV6Address = new Map<string, ApprovalEntry | null>();
   private readonly domainApprovalByName = new Map<string, ApprovalEntry | null>();
 
@@ -55,14 +57,13 @@ export class Enricher {
   }
 
   isInternal(ip: string): boolean {
-    // Nearly every address is IPv4: parse it once for both sets.
-    const v4 = parseIPv4(ip);
-    if (v4 >= 0) return this.internal.lookupV4(v4) !== undefined && (this.excluded.size === 0 || this.excluded.lookupV4(v4) === undefined);
-    if (ip === '') return false;
-    let internal = this.internalByV6Address.get(ip);
+    let internal = this.internalByAddress.get(ip);
     if (internal === undefined) {
-      internal = this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
-      remember(this.internalByV6Address, ip, internal);
+      // Nearly every address is IPv4: parse it once for both sets.
+      const v4 = parseIPv4(ip);
+      if (v4 >= 0) internal = this.internal.lookupV4(v4) !== undefined && (this.excluded.size === 0 || this.excluded.lookupV4(v4) === undefined);
+      else internal = ip !== '' && this.internal.lookup(ip) !== undefined && this.excluded.lookup(ip) === undefined;
+      remember(this.internalByAddress, ip, internal, ADDRESS_MEMO_ENTRIES);
     }
     return internal;
   }
@@ -177,8 +178,8 @@ export class Enricher {
 }
 
 /** Bounded memo: a full one starts over rather than tracking recency on every hit. */
-function remember<V>(memo: Map<string, V>, key: string, value: V): void {
-  if (memo.size >= MEMO_ENTRIES) memo.clear();
+function remember<V>(memo: Map<string, V>, key: string, value: V, limit = MEMO_ENTRIES): void {
+  if (memo.size >= limit) memo.clear();
   memo.set(key, value);
 }
 

@@ -95,7 +95,7 @@ describe('egressd CLI', () => {
     expect(auditActions(stateDir)).toEqual(expect.arrayContaining(['start', 'rules_loaded', 'stop']));
   });
 
-  it('replays without --state-dir into a state directory of its own, unless the config file or EGRESSD_STATE_DIR names one', async () => {
+  it('replays without --state-dir in a state directory of its own that it removes, unless the config file or EGRESSD_STATE_DIR names one', async () => {
     const log = join(dir.path, 'own-state.log');
     await writeZeekCorpus(log, { lines: 50, hosts: 2 });
     const tmp = join(dir.path, 'tmp');
@@ -104,9 +104,19 @@ describe('egressd CLI', () => {
     const journalled = (stateDir: string) => auditActions(stateDir).includes('stop');
     const env = { TMPDIR: tmp, EGRESSD_STATE_DIR: '' };
 
+    // Its own directory, journal and all, is there while it runs (standard input held open) and
+    // gone once it ended, here by a signal.
+    const child = spawn(process.execPath, [CLI, 'replay', '--rules', RULES, '--format', 'zeek', '-'], { env: { ...process.env, ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    child.stdin.write(readFileSync(log));
+    await waitFor(() => replayDirs().some((d) => existsSync(join(tmp, d, 'journal'))), 30_000, 'the replay state directory');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    child.stdin.destroy();
+    expect(replayDirs()).toEqual([]);
+
     expect(runCli(['replay', '--rules', RULES, log], { env }).code).toBe(0);
-    expect(replayDirs()).toHaveLength(1);
-    expect(journalled(join(tmp, replayDirs()[0]!))).toBe(true);
+    expect(replayDirs()).toEqual([]);
 
     const fromFile = join(dir.path, 'state-from-file');
     const config = join(dir.path, 'state-dir.yaml');
@@ -117,7 +127,7 @@ describe('egressd CLI', () => {
     const fromEnv = join(dir.path, 'state-from-env');
     expect(runCli(['replay', '--rules', RULES, log], { env: { ...env, EGRESSD_STATE_DIR: fromEnv } }).code).toBe(0);
     expect(journalled(fromEnv)).toBe(true);
-    expect(replayDirs()).toHaveLength(1);
+    expect(replayDirs()).toEqual([]);
 
     // A bad config is reported before any state directory is made.
     const bad = join(dir.path, 'bad-no-state.yaml');
@@ -125,7 +135,7 @@ describe('egressd CLI', () => {
     const r = runCli(['replay', '--config', bad, '--rules', RULES, log], { env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('pipeline.shutdown_grace');
-    expect(replayDirs()).toHaveLength(1);
+    expect(replayDirs()).toEqual([]);
   });
 
   it('exits as soon as a replay is done, with its records and every line of its log', () => {
