@@ -84,6 +84,8 @@ type Endpoint = number | string;
 
 /** Peer ids described at most before the descriptions start afresh. */
 const PEER_ID_TEXTS = 4096;
+/** IPv6 address texts remembered by address before starting over (formatting one is costly). */
+const IPV6_TEXTS = 4096;
 
 interface PeerIdText {
   printable: string;
@@ -164,6 +166,7 @@ export class FlowTracker {
   /** The packet being inspected, read from the core. */
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
+  private readonly ipv6Texts = new Map<string, string>();
   /** One source reference shared by every record, as the line decoders do. */
   private readonly source: SourceRef;
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
@@ -326,11 +329,11 @@ export class FlowTracker {
       const bytes = this.core.bytes;
       const so = this.core.u32[V.srcOff]!;
       const dOff = this.core.u32[V.dstOff]!;
-      srcText = formatIPv6At(bytes, so);
-      dstText = formatIPv6At(bytes, dOff);
       // The 16 address bytes as text: the DNS names' key, and with the port the endpoint's.
       const s = bytes.toString('latin1', so, so + 16);
       const d = bytes.toString('latin1', dOff, dOff + 16);
+      srcText = this.ipv6Text(s, bytes, so);
+      dstText = this.ipv6Text(d, bytes, dOff);
       from = s + String.fromCharCode(sp);
       to = d + String.fromCharCode(dp);
       serverKey = reversed ? s : d;
@@ -339,6 +342,17 @@ export class FlowTracker {
     // No DNS answer seen yet (a capture without DNS): no address key to look up.
     if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(serverKey, this.core.packetTime);
     this.flows[slot] = flow;
+  }
+
+  /** Canonical text of the IPv6 address at `at` of `bytes`, whose 16 bytes `key` holds as text. */
+  private ipv6Text(key: string, bytes: Buffer, at: number): string {
+    let text = this.ipv6Texts.get(key);
+    if (text === undefined) {
+      if (this.ipv6Texts.size >= IPV6_TEXTS) this.ipv6Texts.clear();
+      text = formatIPv6At(bytes, at);
+      this.ipv6Texts.set(key, text);
+    }
+    return text;
   }
 
   /** A payload packet of a flow under inspection that a matcher may take, as the core decoded it. */

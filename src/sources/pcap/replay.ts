@@ -1,9 +1,9 @@
 // Replay of a capture through the flow tracker. No metrics library here: the worker thread of a
 // file replay loads only this, and the caller hands in the metrics.
 import { ReadStream, close, fstatSync, open, read } from 'node:fs';
-import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
+import { createRequire } from 'node:module';
+import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
 import type { Readable } from 'node:stream';
-import { isatty } from 'node:tty';
 import { FlowTracker, TrackerStats, type FlowOptions } from '../../decode/packet/flows.js';
 import { EgressdError, isEgressdError } from '../../errors.js';
 import type { FlowRecord } from '../../record.js';
@@ -11,6 +11,11 @@ import type { SourceMetrics } from '../../telemetry/metrics.js';
 import { isInputDescriptor, type InputDescriptor, type ReplayContext } from '../types.js';
 import type { PcapSourceConfig } from './config.js';
 import type { PcapMetrics } from './metrics.js';
+
+/** Pipes and terminals only: a file replay (and its worker thread) does not load them. */
+const requireBuiltin = createRequire(import.meta.url);
+const net = (): typeof import('node:net') => requireBuiltin('node:net') as typeof import('node:net');
+const tty = (): typeof import('node:tty') => requireBuiltin('node:tty') as typeof import('node:tty');
 
 export function flowOptions(config: PcapSourceConfig, sourceId: string): FlowOptions {
   return {
@@ -134,7 +139,7 @@ function framedChunks(input: CaptureInput, tracker: FlowTracker, signal: AbortSi
   if (isInputDescriptor(input)) {
     const stat = fstatSync(input.fd);
     if (stat.isFIFO() || stat.isSocket()) return readPipe(input.fd, tracker, signal, flushDue);
-    if (isatty(input.fd)) throw new EgressdError('USAGE', 'standard input is a terminal, not a capture: pipe one in (tcpdump -w - | egressd …) or name a file');
+    if (tty().isatty(input.fd)) throw new EgressdError('USAGE', 'standard input is a terminal, not a capture: pipe one in (tcpdump -w - | egressd …) or name a file');
     return readDescriptor(input.fd, null, tracker, signal);
   }
   if (input instanceof ReadStream && input.bytesRead === 0 && typeof input.path === 'string' && input.readableFlowing === null) {
@@ -242,7 +247,7 @@ async function* readPipe(fd: number, tracker: FlowTracker, signal: AbortSignal |
     },
   };
   // Node takes `onread` in the constructor as well (its types declare it for connect only).
-  const socket = new Socket({ fd, readable: true, writable: false, onread } as SocketConstructorOpts);
+  const socket = new (net().Socket)({ fd, readable: true, writable: false, onread } as SocketConstructorOpts);
   socket.on('end', () => {
     ended = true;
     wakeUp();

@@ -51,8 +51,11 @@ export class SpawnedPcapWorker {
   ) {
     const workerInput: WorkerInput = { path, sourceId, maxUnacknowledged: MAX_UNACKNOWLEDGED };
     // Loaded here, not with this module: replays on one thread (the default) never load worker_threads.
-    const { Worker: WorkerThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-    this.worker = new WorkerThread(WORKER_URL, { workerData: workerInput });
+    const threads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    // The worker writes nothing to its stdout or stderr (it posts its logs): they are not piped to
+    // this process's, which spares setting up those pipes as it starts. It reads no environment
+    // this process would change: it shares it rather than taking a copy.
+    this.worker = new threads.Worker(WORKER_URL, { workerData: workerInput, stdout: true, stderr: true, env: threads.SHARE_ENV });
     const hold = (event: WorkerEvent): void => {
       if (this.deliver) this.deliver(event);
       else this.held.push(event);
