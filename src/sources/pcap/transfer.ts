@@ -72,16 +72,18 @@ function withText(value: unknown, strings: number): number {
  * the required ones defined, enrichment's undefined; app evidence of strings and an infoHashes
  * list), or -1.
  */
-function packableStrings(r: FlowRecord, source: SourceRef): number {
+function packableStrings(r: FlowRecord, source: SourceRef, checkKeys: boolean): number {
   if (r.source.type !== source.type || r.source.id !== source.id) return -1;
-  let next = 0;
-  for (const key in r) {
-    // Required keys match one by one; an optional key may skip the optional keys before it.
-    while (next >= REQUIRED_KEYS && next < KEYS.length && KEYS[next] !== key) next++;
-    if (KEYS[next] !== key) return -1;
-    next++;
+  if (checkKeys) {
+    let next = 0;
+    for (const key in r) {
+      // Required keys match one by one; an optional key may skip the optional keys before it.
+      while (next >= REQUIRED_KEYS && next < KEYS.length && KEYS[next] !== key) next++;
+      if (KEYS[next] !== key) return -1;
+      next++;
+    }
+    if (next < REQUIRED_KEYS) return -1;
   }
-  if (next < REQUIRED_KEYS) return -1;
   if (r.host !== undefined || r.remote !== undefined || r.approval !== undefined) return -1;
   if (r.ts === undefined || r.tsEnd === undefined || r.srcPort === undefined || r.dstPort === undefined || r.proto === undefined) return -1;
   if (r.bytesOut === undefined || r.bytesIn === undefined || r.packetsOut === undefined || r.packetsIn === undefined) return -1;
@@ -117,14 +119,18 @@ export class RecordPacker {
 
   constructor(private readonly maxStrings = MAX_TABLE_STRINGS) {}
 
-  /** Pack a batch of flow tracker records; undefined when one of them does not fit the packing. */
-  pack(records: readonly FlowRecord[]): PackedRecords | undefined {
+  /**
+   * Pack a batch of records; undefined when one of them does not fit the packing. `trackerShape`:
+   * the records are the flow tracker's own, which one object literal makes with every key in
+   * order (the replay worker's), so their keys go unchecked; their values are checked still.
+   */
+  pack(records: readonly FlowRecord[], trackerShape = false): PackedRecords | undefined {
     const first = records[0];
     if (first === undefined) return undefined;
     const source = first.source;
     let strings = 0;
     for (const r of records) {
-      const n = packableStrings(r, source);
+      const n = packableStrings(r, source, !trackerShape);
       if (n < 0) return undefined;
       strings += n;
     }

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
         push: async (batch: FlowRecord[]) => {
           while (unacknowledged >= input.maxUnacknowledged) await new Promise<void>((resolve) => (wakeOnAck = resolve));
           unacknowledged++;
-          const packed = packer.pack(batch);
+          const packed = packer.pack(batch, true);
           if (packed === undefined) post({ t: 'records', records: batch, ops: ops.take() });
           else postBatch(port, packed, ops.take());
         },
