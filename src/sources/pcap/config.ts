@@ -41,7 +41,7 @@ export const pcapSourceSchema = z
       .strict()
       .prefault({}),
     /** Records handed to the pipeline per batch. */
-    batchSize: z.number().int().positive().default(512),
+    batchSize: z.number().int().positive().default(256),
   })
   .strict();
 export type PcapSourceConfig = z.infer<typeof pcapSourceSchema>;

@@ -15,5 +15,5 @@ export const PCAP_REPLAY_DEFAULTS: PcapSourceConfig = {
   maxInspectBytes: 32 * 1024 * 1024,
   knownPeers: { max: 65_536, ttl: 3_600_000 },
   dnsCache: { max: 65_536, ttl: 3_600_000 },
-  batchSize: 512,
+  batchSize: 256,
 };

@@ -13,11 +13,11 @@ declare const EGRESSD_BUNDLED_PCAP_WORKER: string | undefined;
 const WORKER_URL = new URL(typeof EGRESSD_BUNDLED_PCAP_WORKER === 'string' ? EGRESSD_BUNDLED_PCAP_WORKER : './worker.js', import.meta.url);
 
 /**
- * Batches in flight between the threads (512 records each, some 50 KB packed): enough for the
+ * Batches in flight between the threads (256 records each, some 25 KB packed): enough for the
  * worker to run ahead while the main thread starts up (128k records, more than a 1M-packet
  * capture holds), few enough to bound memory.
  */
-const MAX_UNACKNOWLEDGED = 256;
+const MAX_UNACKNOWLEDGED = 512;
 
 /** True when the worker can run here (the built code; not when running from TypeScript sources). */
 export function pcapWorkerAvailable(): boolean {
