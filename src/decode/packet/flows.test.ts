@@ -388,6 +388,25 @@ describe('identification in flows', () => {
     expect(byPort.get(6881)?.app).toBeUndefined();
     expect(byPort.get(53)?.app).toEqual({ name: 'dns' });
   });
+
+  it('names TLS flows in lower case, the same whether the name was seen before or not', () => {
+    const { t, out, send } = tracker();
+    // Names differing in case or by a byte, a vendor's service name, names past ASCII and more
+    // names than the memo has slots, each sent twice.
+    const names = ['CDN.Example.com', 'cdn.example.com', 'cdn.example.con', 'Update.uTorrent.com', 'www.exämple.de', 'ÀB.example', ''];
+    for (let i = 0; i < 1500; i++) names.push(`h${i}.Example.org`);
+    let port = 20000;
+    for (const round of [0, 1]) {
+      for (const name of names) send(T0 + round * 10 + (port % 7), tcp('10.0.0.7', port++, '198.51.100.20', 443, TCP_ACK | PSH, 1, clientHello(name)));
+    }
+    t.finish();
+    expect(out).toHaveLength(names.length * 2);
+    for (const r of out) {
+      const name = names[(r.srcPort - 20000) % names.length]!;
+      expect(r.serverName, name).toBe(name === '' ? undefined : name.toLowerCase());
+      expect(r.app, name).toEqual(name === 'Update.uTorrent.com' ? { name: 'bittorrent', via: 'server_name' } : { name: 'tls' });
+    }
+  });
 });
 
 describe('IPv4TextCache', () => {

@@ -92,6 +92,28 @@ interface PeerIdText {
   client: string | undefined;
 }
 
+/** A TLS server name as flows take it, and whether it names a BitTorrent vendor's service. */
+interface ServerName {
+  text: string;
+  bitTorrentService: boolean;
+}
+
+const NO_SERVER_NAME: ServerName = Object.freeze({ text: '', bitTorrentService: false });
+/** Server names remembered, one per slot of a table indexed by a hash of their bytes (2^10 slots). */
+const SERVER_NAME_SHIFT = 22;
+
+/** True when `text` is the ASCII bytes at [at, at + length) of `bytes`, lower-cased (other bytes never match). */
+function sameLowerCase(text: string, bytes: Buffer, at: number, length: number): boolean {
+  if (text.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    let c = bytes[at + i]!;
+    if (c >= 0x80) return false;
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (text.charCodeAt(i) !== c) return false;
+  }
+  return true;
+}
+
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
 
@@ -167,6 +189,7 @@ export class FlowTracker {
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
   private readonly ipv6Texts = new Map<string, string>();
+  private readonly serverNames: (ServerName | undefined)[] = new Array<ServerName | undefined>(1 << (32 - SERVER_NAME_SHIFT)).fill(undefined);
   /** One source reference shared by every record, as the line decoders do. */
   private readonly source: SourceRef;
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
@@ -201,7 +224,7 @@ export class FlowTracker {
         released: (slot) => this.dropInspection(this.flows[slot]!),
         handshake: (slot, at, end) => this.markHandshake(this.flows[slot]!, 'handshake', this.core.bytes, at >>> 0, end >>> 0),
         utp: (slot, outbound, type, connectionId, dataAt) => this.onUtpDatagram(this.flows[slot]!, outbound === 1, type, connectionId, dataAt >>> 0),
-        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? '' : this.core.bytes.toString('latin1', at >>> 0, (at >>> 0) + length).toLowerCase()),
+        clientHello: (slot, at, length) => this.onClientHello(this.flows[slot]!, length === 0 ? NO_SERVER_NAME : this.serverName(at >>> 0, length)),
         ended: (slot, reason, final) => this.ended(slot, reason, final === 1),
       },
       {
@@ -475,10 +498,24 @@ export class FlowTracker {
   }
 
   /** A ClientHello and its server name ('' when it names none). */
-  private onClientHello(flow: Flow, sni: string): void {
+  private onClientHello(flow: Flow, sni: ServerName): void {
     if (flow.app === undefined) this.setApp(flow, { name: 'tls' });
-    if (sni) flow.serverName = sni;
-    this.checkName(flow, sni);
+    if (sni.text) flow.serverName = sni.text;
+    if (sni.bitTorrentService && flow.app?.name !== 'bittorrent') this.markBitTorrent(flow, 'server_name');
+  }
+
+  /** The server name at [at, at + length) of the core's bytes, lower-cased: the one remembered when the same. */
+  private serverName(at: number, length: number): ServerName {
+    const bytes = this.core.bytes;
+    let h = 0x811c9dc5;
+    for (let i = at; i < at + length; i++) h = Math.imul(h ^ (bytes[i]! | 0x20), 0x01000193);
+    const slot = h >>> SERVER_NAME_SHIFT;
+    const known = this.serverNames[slot];
+    if (known !== undefined && sameLowerCase(known.text, bytes, at, length)) return known;
+    const text = bytes.toString('latin1', at, at + length).toLowerCase();
+    const name = { text, bitTorrentService: isBitTorrentServiceName(text) };
+    this.serverNames[slot] = name;
+    return name;
   }
 
   private appendHead(flow: Flow, insp: Inspection, outbound: boolean, payload: Buffer): void {
@@ -548,7 +585,7 @@ export class FlowTracker {
       if (http === 'wait') waiting = true;
       const tls = matchTlsClientHello(head);
       if (typeof tls === 'object') {
-        this.onClientHello(flow, tls.sni);
+        this.onClientHello(flow, { text: tls.sni, bitTorrentService: isBitTorrentServiceName(tls.sni) });
         this.finishHead(flow, insp, outbound);
         return false;
       }
