@@ -24,7 +24,7 @@ import {
   udpTrackerAnnouncePeers,
   isBitTorrentServiceName,
 } from './bittorrent.js';
-import { BoundedTtlCache } from './cache.js';
+import { BoundedTtlCache, ByteStringMemo } from './cache.js';
 import { APP, END_REASONS, HEAD, INSPECT, PacketCore, SKIP_REASONS, SLOT_F64, SLOT_U32, V, type EndReason } from './core.js';
 import { PacketView, readDecoded } from './layers.js';
 import { MAX_HEAD, hostName, matchHttpRequest, matchTlsClientHello, parseDns } from './names.js';
@@ -82,8 +82,6 @@ export class TrackerStats {
 /** A peer endpoint as remembered: IPv4 address * 65536 + port, or IPv6 bytes (latin1) + port. */
 type Endpoint = number | string;
 
-/** Peer ids described at most before the descriptions start afresh. */
-const PEER_ID_TEXTS = 4096;
 /** IPv6 address texts remembered by address before starting over (formatting one is costly). */
 const IPV6_TEXTS = 4096;
 
@@ -99,20 +97,6 @@ interface ServerName {
 }
 
 const NO_SERVER_NAME: ServerName = Object.freeze({ text: '', bitTorrentService: false });
-/** Server names remembered, one per slot of a table indexed by a hash of their bytes (2^10 slots). */
-const SERVER_NAME_SHIFT = 22;
-
-/** True when `text` is the ASCII bytes at [at, at + length) of `bytes`, lower-cased (other bytes never match). */
-function sameLowerCase(text: string, bytes: Buffer, at: number, length: number): boolean {
-  if (text.length !== length) return false;
-  for (let i = 0; i < length; i++) {
-    let c = bytes[at + i]!;
-    if (c >= 0x80) return false;
-    if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (text.charCodeAt(i) !== c) return false;
-  }
-  return true;
-}
 
 /** markBitTorrent without info hashes: one shared empty list, not a fresh one per packet. */
 const NO_HASHES: readonly string[] = Object.freeze([]);
@@ -189,7 +173,7 @@ export class FlowTracker {
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
   private readonly ipv6Texts = new Map<string, string>();
-  private readonly serverNames: (ServerName | undefined)[] = new Array<ServerName | undefined>(1 << (32 - SERVER_NAME_SHIFT)).fill(undefined);
+  private readonly serverNames = new ByteStringMemo<ServerName>((text) => ({ text, bitTorrentService: isBitTorrentServiceName(text) }), true);
   /** One source reference shared by every record, as the line decoders do. */
   private readonly source: SourceRef;
   /** Endpoints (ip, port) of BitTorrent peers seen or announced, with the info hash when known. */
@@ -197,7 +181,10 @@ export class FlowTracker {
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
   private readonly dnsNames: BoundedTtlCache<number | string, string>;
   /** Peer ids (latin1) → their printable text and client. */
-  private readonly peerIds = new Map<string, PeerIdText>();
+  private readonly peerIds = new ByteStringMemo<PeerIdText>((_text, bytes, at, end) => {
+    const peerId = bytes.subarray(at, end);
+    return { printable: printablePeerId(peerId), client: clientFromPeerId(peerId) };
+  });
   /** The info hash whose text was made last, as bytes and text: a swarm's handshakes repeat it. */
   private readonly lastHashBytes = Buffer.alloc(20);
   private lastHashText = '';
@@ -433,15 +420,7 @@ export class FlowTracker {
 
   /** The peer id at [at, end) of `buf` as records carry it: a client reconnecting sends the same id, described once. */
   private describePeerId(buf: Buffer, at: number, end: number): PeerIdText {
-    const key = buf.toString('latin1', at, end);
-    let described = this.peerIds.get(key);
-    if (described === undefined) {
-      if (this.peerIds.size >= PEER_ID_TEXTS) this.peerIds.clear();
-      const peerId = buf.subarray(at, end);
-      described = { printable: printablePeerId(peerId), client: clientFromPeerId(peerId) };
-      this.peerIds.set(key, described);
-    }
-    return described;
+    return this.peerIds.get(buf, at, end);
   }
 
   /** Remember a swarm peer; without a hash of its own it keeps the one it was known with. */
@@ -504,18 +483,9 @@ export class FlowTracker {
     if (sni.bitTorrentService && flow.app?.name !== 'bittorrent') this.markBitTorrent(flow, 'server_name');
   }
 
-  /** The server name at [at, at + length) of the core's bytes, lower-cased: the one remembered when the same. */
+  /** The server name at [at, at + length) of the core's bytes, lower-cased. */
   private serverName(at: number, length: number): ServerName {
-    const bytes = this.core.bytes;
-    let h = 0x811c9dc5;
-    for (let i = at; i < at + length; i++) h = Math.imul(h ^ (bytes[i]! | 0x20), 0x01000193);
-    const slot = h >>> SERVER_NAME_SHIFT;
-    const known = this.serverNames[slot];
-    if (known !== undefined && sameLowerCase(known.text, bytes, at, length)) return known;
-    const text = bytes.toString('latin1', at, at + length).toLowerCase();
-    const name = { text, bitTorrentService: isBitTorrentServiceName(text) };
-    this.serverNames[slot] = name;
-    return name;
+    return this.serverNames.get(this.core.bytes, at, at + length);
   }
 
   private appendHead(flow: Flow, insp: Inspection, outbound: boolean, payload: Buffer): void {
