@@ -28,7 +28,7 @@ export function pcapWorkerAvailable(): boolean {
  * Whether capture files are read and assembled on a worker thread while this thread enriches and
  * detects: by default when the host has two CPUs or more; EGRESSD_PCAP_WORKER=1 or 0 decides
  * otherwise. On 2 cores (Node.js 26, replays without TurboFan) a 1M-packet replay took 0.43 s
- * against 0.455 s on one thread, for 0.14 CPU-s and 44 MB more; small captures take as long either
+ * against 0.50 s on one thread, for 0.09 CPU-s and 9 MB more; small captures take as long either
  * way (bench/pcap.ts).
  */
 export function pcapWorkerWanted(): boolean {
