@@ -82,9 +82,6 @@ export class TrackerStats {
 /** A peer endpoint as remembered: IPv4 address * 65536 + port, or IPv6 bytes (latin1) + port. */
 type Endpoint = number | string;
 
-/** IPv6 address texts remembered by address before starting over (formatting one is costly). */
-const IPV6_TEXTS = 4096;
-
 interface PeerIdText {
   printable: string;
   client: string | undefined;
@@ -172,7 +169,8 @@ export class FlowTracker {
   /** The packet being inspected, read from the core. */
   private readonly view = new PacketView();
   private readonly ipv4Text = new IPv4TextCache();
-  private readonly ipv6Texts = new Map<string, string>();
+  /** IPv6 address texts by address bytes (formatting one is costly). */
+  private readonly ipv6Texts = new ByteStringMemo<string>((_text, bytes, at) => formatIPv6At(bytes, at));
   private readonly serverNames = new ByteStringMemo<ServerName>((text) => ({ text, bitTorrentService: isBitTorrentServiceName(text) }), true);
   /** One source reference shared by every record, as the line decoders do. */
   private readonly source: SourceRef;
@@ -180,14 +178,13 @@ export class FlowTracker {
   private readonly knownPeers: BoundedTtlCache<Endpoint, string>;
   /** IP (number for IPv4, 16-byte text for IPv6) → name from DNS answers. */
   private readonly dnsNames: BoundedTtlCache<number | string, string>;
-  /** Peer ids (latin1) → their printable text and client. */
+  /** Peer ids → their printable text and client. */
   private readonly peerIds = new ByteStringMemo<PeerIdText>((_text, bytes, at, end) => {
     const peerId = bytes.subarray(at, end);
     return { printable: printablePeerId(peerId), client: clientFromPeerId(peerId) };
   });
-  /** The info hash whose text was made last, as bytes and text: a swarm's handshakes repeat it. */
-  private readonly lastHashBytes = Buffer.alloc(20);
-  private lastHashText = '';
+  /** Info hashes as hex by their bytes: a swarm's handshakes repeat them. */
+  private readonly infoHashTexts = new ByteStringMemo<string>((_text, bytes, at, end) => hex(bytes, at, end));
   /** Bytes held in stream heads awaiting a decision, across all flows. */
   private headBytes = 0;
   private readonly maxHeadBytes: number;
@@ -342,8 +339,8 @@ export class FlowTracker {
       // The 16 address bytes as text: the DNS names' key, and with the port the endpoint's.
       const s = bytes.toString('latin1', so, so + 16);
       const d = bytes.toString('latin1', dOff, dOff + 16);
-      srcText = this.ipv6Text(s, bytes, so);
-      dstText = this.ipv6Text(d, bytes, dOff);
+      srcText = this.ipv6Texts.get(bytes, so, so + 16);
+      dstText = this.ipv6Texts.get(bytes, dOff, dOff + 16);
       from = s + String.fromCharCode(sp);
       to = d + String.fromCharCode(dp);
       serverKey = reversed ? s : d;
@@ -352,17 +349,6 @@ export class FlowTracker {
     // No DNS answer seen yet (a capture without DNS): no address key to look up.
     if (this.dnsNames.size > 0) flow.serverName = this.dnsNames.get(serverKey, this.core.packetTime);
     this.flows[slot] = flow;
-  }
-
-  /** Canonical text of the IPv6 address at `at` of `bytes`, whose 16 bytes `key` holds as text. */
-  private ipv6Text(key: string, bytes: Buffer, at: number): string {
-    let text = this.ipv6Texts.get(key);
-    if (text === undefined) {
-      if (this.ipv6Texts.size >= IPV6_TEXTS) this.ipv6Texts.clear();
-      text = formatIPv6At(bytes, at);
-      this.ipv6Texts.set(key, text);
-    }
-    return text;
   }
 
   /** A payload packet of a flow under inspection that a matcher may take, as the core decoded it. */
@@ -459,21 +445,10 @@ export class FlowTracker {
   private markHandshake(flow: Flow, via: 'handshake' | 'utp', buf: Buffer, at: number, end: number): number {
     const length = handshakeLength(buf, at, end);
     if (length <= 0) return length;
-    const infoHash = length >= HANDSHAKE_WITH_HASH ? this.infoHashText(buf, at + 28) : NO_HASHES;
+    const infoHash = length >= HANDSHAKE_WITH_HASH ? this.infoHashTexts.get(buf, at + 28, at + 48) : NO_HASHES;
     if (length >= HANDSHAKE_FULL) this.markBitTorrent(flow, via, infoHash, buf, at + 48, at + 68);
     else this.markBitTorrent(flow, via, infoHash);
     return length;
-  }
-
-  /** The 20 bytes at `at` of `buf` as hex: the text made last when they are the same bytes. */
-  private infoHashText(buf: Buffer, at: number): string {
-    const last = this.lastHashBytes;
-    let same = this.lastHashText !== '';
-    for (let i = 0; same && i < 20; i++) same = buf[at + i] === last[i];
-    if (same) return this.lastHashText;
-    buf.copy(last, 0, at, at + 20);
-    this.lastHashText = hex(buf, at, at + 20);
-    return this.lastHashText;
   }
 
   /** A ClientHello and its server name ('' when it names none). */
