@@ -1,4 +1,4 @@
-// `egressd replay capture.pcap` with EGRESSD_PCAP_WORKER=1: the launcher starts the capture worker
+// `egressd replay capture.pcap`, when the capture worker is wanted (pcapWorkerWanted): the launcher starts it
 // before it loads the CLI, so the worker's own start overlaps loading and parsing. The CLI uses that worker only when it would
 // have started one for the same file itself (startPcapReplay), and stops it otherwise.
 import { closeSync, openSync, readSync } from 'node:fs';

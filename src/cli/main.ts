@@ -112,7 +112,7 @@ async function runCommand(opts: GlobalOptions & { pcapStdin?: boolean }): Promis
 type ReplayCommandOptions = GlobalOptions & { format?: FormatName; out?: string; emit: 'incidents' | 'records'; table?: boolean; squidLogformat?: string };
 
 /**
- * With EGRESSD_PCAP_WORKER=1, a capture file first in line starts replaying on a worker thread at
+ * When the capture worker is wanted (pcapWorkerWanted), a capture file first in line starts replaying on a worker thread at
  * once (or goes on with the worker the launcher already started for it), while this thread loads
  * config, rules and the pipeline. Any problem here is left for the replay itself to report.
  */

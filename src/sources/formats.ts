@@ -48,7 +48,7 @@ export interface ReplayOptions {
   format?: FormatName;
   /** Squid logformat for proxy logs. */
   squid?: SquidFormatConfig;
-  /** Read capture files on a worker thread (EGRESSD_PCAP_WORKER=1), when the built worker is there. */
+  /** Read capture files on a worker thread (pcapWorkerWanted), when the built worker is there. */
   pcapWorker?: boolean;
 }
 

@@ -50,7 +50,7 @@ export class SpawnedPcapWorker {
     readonly sourceId: string = basename(path),
   ) {
     const workerInput: WorkerInput = { path, sourceId, maxUnacknowledged: MAX_UNACKNOWLEDGED };
-    // Loaded here, not with this module: replays on one thread (the default) never load worker_threads.
+    // Loaded here, not with this module: replays on one thread never load worker_threads.
     const threads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
     // The worker writes nothing to its stdout or stderr (it posts its logs): they are not piped to
     // this process's, which spares setting up those pipes as it starts. It reads no environment
